@@ -1,0 +1,142 @@
+"""A content-addressed run cache shared by notebooks, the CLI, nbval and the book build.
+
+key = sha256(experiment, config, package version and source, torch version, device type).
+An entry is a folder <cache>/<name>/<key>/ with run.json, history.pt, checkpoints.pt and a
+manifest.json (the key and a sha256 of each file), written to a temporary folder first and
+renamed into place, so a crash never leaves half an entry.  A corrupt or foreign entry is
+reported, removed and recomputed; tensors are loaded with weights_only=True.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+import emergence
+from emergence.experiments.base import Run
+
+SCHEMA = 1
+FILES = ("run.json", "history.pt", "checkpoints.pt")
+
+
+def cache_dir() -> Path:
+    """EMERGENCE_CACHE_DIR, else ~/.cache/emergence (XDG_CACHE_HOME respected)."""
+    env = os.environ.get("EMERGENCE_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "emergence"
+
+
+def cache_enabled() -> bool:
+    return os.environ.get("EMERGENCE_CACHE", "1") not in ("0", "false", "no")
+
+
+@functools.lru_cache(maxsize=1)
+def package_fingerprint() -> str:
+    """Hash of the package's source, so editing the code invalidates its cached runs."""
+    digest = hashlib.sha256(emergence.__version__.encode())
+    root = Path(emergence.__file__).parent
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def run_key(name: str, config: dict, device_type: str) -> str:
+    payload = {
+        "schema": SCHEMA, "experiment": name, "config": config,
+        "package": package_fingerprint(), "torch": ".".join(torch.__version__.split(".")[:2]),
+        "device": device_type,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def save(run: Run, key: str, root: Path | None = None) -> Path:
+    """Write `run` atomically under its key; returns the entry's folder."""
+    root = (root or cache_dir()) / run.name
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / key
+    tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=root))
+    try:
+        (tmp / "run.json").write_text(json.dumps(
+            {"name": run.name, "config": run.config, "summary": run.summary}, indent=1))
+        torch.save(run.history, tmp / "history.pt")
+        torch.save(run.checkpoints, tmp / "checkpoints.pt")
+        manifest = {"key": key, "files": {f: _sha256(tmp / f) for f in FILES}}
+        (tmp / "manifest.json").write_text(json.dumps(manifest))
+        if final.exists():  # another process wrote the same run meanwhile; keep theirs
+            shutil.rmtree(tmp)
+        else:
+            os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+class CacheEntryError(RuntimeError):
+    pass
+
+
+def load(key: str, name: str, root: Path | None = None) -> Run | None:
+    """The cached run, None if absent; CacheEntryError if the entry is corrupt or foreign."""
+    folder = (root or cache_dir()) / name / key
+    if not folder.exists():
+        return None
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+        if manifest.get("key") != key:
+            raise CacheEntryError(f"it belongs to key {manifest.get('key')!r}, not {key!r}")
+        for f in FILES:
+            if _sha256(folder / f) != manifest["files"][f]:
+                raise CacheEntryError(f"{f} does not match its checksum")
+        meta = json.loads((folder / "run.json").read_text())
+        history = torch.load(folder / "history.pt", map_location="cpu", weights_only=True)
+        checkpoints = torch.load(folder / "checkpoints.pt", map_location="cpu", weights_only=True)
+    except CacheEntryError:
+        raise
+    except Exception as err:  # missing file, bad JSON, unreadable tensors
+        raise CacheEntryError(f"{type(err).__name__}: {err}") from err
+    return Run(meta["name"], meta["config"], meta["summary"], history, checkpoints, from_cache=True)
+
+
+def cached_run(name: str, config: dict, device_type: str, compute: Callable[[], Run],
+               use_cache: bool = True, root: Path | None = None) -> Run:
+    """Return the cached run for these settings, or compute, store and return it."""
+    if not (use_cache and cache_enabled()):
+        return compute()
+    key = run_key(name, config, device_type)
+    try:
+        run = load(key, name, root)
+    except CacheEntryError as err:
+        folder = (root or cache_dir()) / name / key
+        warnings.warn(f"cache entry {folder} is unusable ({err}); removing it and recomputing",
+                      stacklevel=2)
+        shutil.rmtree(folder, ignore_errors=True)
+        run = None
+    if run is not None:
+        return run
+    started = time.perf_counter()
+    run = compute()
+    run.summary.setdefault("seconds", round(time.perf_counter() - started, 2))
+    save(run, key, root)
+    return run

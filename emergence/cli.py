@@ -1,0 +1,74 @@
+"""Command line: run a chapter's experiment headless.
+
+    python -m emergence list
+    python -m emergence run grokking --profile fast --set p=97 --set weight_decay=0.3 --out out/
+    python -m emergence config grokking --profile full      # print the resolved settings
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from emergence.experiments import EXPERIMENTS, ConfigError, get
+
+
+def _parse_sets(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {pair!r} is not allowed: write --set key=value")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _config(args):
+    module = get(args.name)
+    return module, module.Config.preset(args.profile, **_parse_sets(args.set))
+
+
+def _write_outputs(run, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").write_text(json.dumps(run.summary, indent=1))
+    np.savez(out / "history.npz", **{k: v.numpy() for k, v in run.history.items()})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m emergence", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="list the experiments")
+    for name, text in (("run", "train (or load from the cache) and write the results"),
+                       ("config", "print the resolved settings without running")):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("name", help="experiment: " + ", ".join(EXPERIMENTS))
+        sub.add_argument("--profile", default="auto", help="auto (default), fast or full")
+        sub.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                         help="override one setting; repeatable")
+        if name == "run":
+            sub.add_argument("--out", type=Path, help="folder for summary.json and history.npz")
+            sub.add_argument("--no-cache", action="store_true", help="recompute even if cached")
+    args = parser.parse_args(argv)
+
+    try:
+        if args.command == "list":
+            for name, module in EXPERIMENTS.items():
+                print(f"{name:16s} {module.__doc__.strip().splitlines()[0]}")
+            return 0
+        module, config = _config(args)
+        if args.command == "config":
+            print(json.dumps(config.to_dict(), indent=1))
+            return 0
+        run = module.run(config, use_cache=not args.no_cache)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.out:
+        _write_outputs(run, args.out)
+    print(json.dumps({k: v for k, v in run.summary.items() if k not in ("config", "members")}, indent=1))
+    return 0

@@ -1,0 +1,18 @@
+"""One module per chapter, each with a validated `Config` (fast/full presets) and `run(config)`."""
+
+from types import ModuleType
+
+from emergence.experiments import grokking
+from emergence.experiments.base import PROFILES, ConfigError, Run, resolve_profile
+
+EXPERIMENTS: dict[str, ModuleType] = {"grokking": grokking}
+
+
+def get(name: str) -> ModuleType:
+    """The experiment module called `name`; a ConfigError lists the available ones."""
+    if name not in EXPERIMENTS:
+        raise ConfigError(f"unknown experiment {name!r}; available: {', '.join(sorted(EXPERIMENTS))}")
+    return EXPERIMENTS[name]
+
+
+__all__ = ["EXPERIMENTS", "PROFILES", "ConfigError", "Run", "get", "resolve_profile"]

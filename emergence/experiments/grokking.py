@@ -1,0 +1,270 @@
+"""Grokking: modular addition is memorised early and generalised much later.
+(Power et al. 2022; Nanda et al. 2023.)
+
+`run(Config.preset("fast"))` trains, as ONE batched model, the headline runs (`n_seeds`
+initialisations at `weight_decay`) and a weight-decay sweep (`sweep_weight_decays`, first
+seed), all on the same train/test split.  It logs accuracy, loss, weight norm and the Gini
+sparsity of the embedding's Fourier spectrum every `log_every` epochs for every member, and,
+for the first headline member, Nanda et al.'s restricted and excluded losses at every
+checkpoint (their key frequencies read from the final weights).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from emergence import cache
+from emergence.experiments.base import ExperimentConfig, Run, require
+from emergence.measures import (first_crossing, frequency_norms, gini, key_frequencies,
+                                neuron_frequency_concentration, restricted_and_excluded_loss,
+                                weight_norm, x50)
+from emergence.models import ModularMLP, Transformer, TransformerConfig
+from emergence.tasks.modular import ModularData, is_prime, modular_addition, one_hot_pairs, pair_tokens
+from emergence.train import resolve_device, set_threads, train
+
+NAME = "grokking"
+MEMORIZED, GROKKED = 0.99, 0.95   # train / test accuracy that define E_mem and E_grok
+
+
+@dataclass(frozen=True)
+class Config(ExperimentConfig):
+    """Defaults are the `fast` profile: an MLP on p = 59 that groks in a few hundred epochs."""
+
+    model: str = "mlp"                  # 'mlp' (fast, Gromov 2023) or 'transformer' (Nanda et al.)
+    p: int = 59                         # the prime modulus
+    train_frac: float = 0.4             # fraction of the p^2 pairs used for training
+    data_seed: int = 0                  # the train/test split
+    seed: int = 0                       # first initialisation seed
+    n_seeds: int = 3                    # headline runs: seeds seed, seed+1, ...
+    weight_decay: float = 1.0           # AdamW (decoupled) weight decay of the headline runs
+    sweep_weight_decays: tuple[float, ...] = (0.0, 0.1, 0.3, 3.0)  # extra members, first seed
+    width: int = 256                    # MLP hidden width
+    activation: str = "quadratic"       # MLP activation: 'quadratic' (x^2) or 'relu'
+    d_model: int = 128                  # transformer sizes (Nanda et al.)
+    n_heads: int = 4
+    d_mlp: int = 512
+    lr: float = 3e-3
+    beta1: float = 0.9
+    beta2: float = 0.98
+    warmup_epochs: int = 10             # linear learning-rate warm-up
+    epochs: int = 1500                  # full-batch steps
+    log_every: int = 10                 # epochs between metric logs
+    checkpoint_every: int = 25          # epochs between saved checkpoints (first seed only)
+    device: str = "auto"                # 'auto', 'cpu', 'cuda', 'cuda:1', 'mps'
+    threads: int = 0                    # CPU threads; 0 = PyTorch's default
+
+    PRESETS = {
+        "fast": {},
+        # Nanda et al. 2023: p = 113, 30 % train, 1-layer transformer, AdamW 1e-3, wd 1.
+        "full": dict(model="transformer", p=113, train_frac=0.3, lr=1e-3, epochs=25000,
+                     log_every=50, checkpoint_every=250, sweep_weight_decays=(0.0, 0.3)),
+    }
+
+    def check(self) -> None:
+        require(self.model in ("mlp", "transformer"), "model", self.model, "'mlp' or 'transformer'")
+        require(is_prime(self.p) and 3 <= self.p <= 997, "p", self.p, "a prime between 3 and 997")
+        require(0 < self.train_frac < 1, "train_frac", self.train_frac, "a number in (0, 1)")
+        require(1 <= self.n_seeds <= 256, "n_seeds", self.n_seeds, "an integer from 1 to 256")
+        require(self.weight_decay >= 0, "weight_decay", self.weight_decay, "a number >= 0")
+        require(all(w >= 0 for w in self.sweep_weight_decays), "sweep_weight_decays",
+                self.sweep_weight_decays, "numbers >= 0 (may be empty)")
+        require(self.width >= 1, "width", self.width, "an integer >= 1")
+        require(self.activation in ("quadratic", "relu"), "activation", self.activation,
+                "'quadratic' or 'relu'")
+        require(self.d_model >= 1 and self.n_heads >= 1 and self.d_model % self.n_heads == 0,
+                "n_heads", self.n_heads, f"a divisor of d_model={self.d_model}")
+        require(self.d_mlp >= 0, "d_mlp", self.d_mlp, "an integer >= 0 (0 = attention-only)")
+        require(0 < self.lr <= 1, "lr", self.lr, "a number in (0, 1]")
+        require(0 <= self.beta1 < 1, "beta1", self.beta1, "a number in [0, 1)")
+        require(0 <= self.beta2 < 1, "beta2", self.beta2, "a number in [0, 1)")
+        require(self.warmup_epochs >= 0, "warmup_epochs", self.warmup_epochs, "an integer >= 0")
+        require(1 <= self.epochs <= 10_000_000, "epochs", self.epochs, "an integer from 1 to 10^7")
+        require(1 <= self.log_every <= self.epochs, "log_every", self.log_every,
+                f"an integer from 1 to epochs={self.epochs}")
+        require(1 <= self.checkpoint_every <= self.epochs, "checkpoint_every", self.checkpoint_every,
+                f"an integer from 1 to epochs={self.epochs}")
+        require(self.device == "auto" or self.device.split(":")[0] in ("cpu", "cuda", "mps"),
+                "device", self.device, "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
+        require(self.threads >= 0, "threads", self.threads, "an integer >= 0 (0 = default)")
+
+    def members(self) -> list[dict]:
+        """The ensemble: headline seeds first, then the weight-decay sweep at the first seed."""
+        out = [dict(seed=self.seed + i, weight_decay=self.weight_decay, role="headline")
+               for i in range(self.n_seeds)]
+        out += [dict(seed=self.seed, weight_decay=wd, role="sweep")
+                for wd in self.sweep_weight_decays if wd != self.weight_decay]
+        return out
+
+
+# --- model and data -----------------------------------------------------------------------
+
+def build_model(config: Config, seeds: list[int]) -> torch.nn.Module:
+    if config.model == "mlp":
+        return ModularMLP(config.p, config.width, seeds, config.activation)
+    cfg = TransformerConfig(d_vocab=config.p + 1, n_ctx=3, d_model=config.d_model,
+                            n_heads=config.n_heads, d_head=config.d_model // config.n_heads,
+                            n_layers=1, d_mlp=config.d_mlp, d_vocab_out=config.p)
+    return Transformer(cfg, seeds)
+
+
+def model_inputs(config: Config, pairs: torch.Tensor) -> torch.Tensor:
+    """What the model reads: one-hot pairs for the MLP, `a b =` tokens for the transformer."""
+    return one_hot_pairs(pairs, config.p) if config.model == "mlp" else pair_tokens(pairs, config.p)
+
+
+def logits(model: torch.nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+    """(E, N, p) logits for the answer."""
+    if isinstance(model, Transformer):
+        return model(inputs, last_position_only=True)[:, :, -1]
+    return model(inputs)
+
+
+def cross_entropy(logit: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Per-member mean cross-entropy (E,), in float64: float32 saturates near 1e-7 and spikes."""
+    logp = logit.double().log_softmax(-1)
+    return -logp.gather(-1, labels.expand(logit.shape[0], -1)[..., None]).squeeze(-1).mean(-1)
+
+
+def residue_embedding(model: torch.nn.Module, p: int) -> torch.Tensor:
+    """(E, p, d): how each model embeds the residues 0..p-1 (input side)."""
+    if isinstance(model, Transformer):
+        return model.embed.W_E.detach()[:, :p]
+    return model.embeddings()
+
+
+# --- the run ------------------------------------------------------------------------------
+
+def run(config: Config | None = None, use_cache: bool = True) -> Run:
+    """Train (or load from the cache) and measure; see the module docstring."""
+    config = config or Config.preset("auto")
+    device = resolve_device(config.device)
+    return cache.cached_run(NAME, config.to_dict(), device.type,
+                            lambda: _train_and_measure(config, device), use_cache)
+
+
+def _train_and_measure(config: Config, device: torch.device) -> Run:
+    set_threads(config.threads)
+    started = time.perf_counter()
+    members = config.members()
+    data = modular_addition(config.p, config.train_frac, config.data_seed).to(device)
+    model = build_model(config, [m["seed"] for m in members]).to(device)
+    x_train, y_train = model_inputs(config, data.train_pairs), data.train_labels
+    x_test, y_test = model_inputs(config, data.test_pairs), data.test_labels
+
+    def metrics(m):
+        train_logits, test_logits = logits(m, x_train), logits(m, x_test)
+        params = dict(m.named_parameters())
+        embedding = residue_embedding(m, config.p)
+        return {
+            "train_loss": cross_entropy(train_logits, y_train),
+            "test_loss": cross_entropy(test_logits, y_test),
+            "train_acc": (train_logits.argmax(-1) == y_train).float().mean(-1),
+            "test_acc": (test_logits.argmax(-1) == y_test).float().mean(-1),
+            "weight_norm": weight_norm(params),
+            "fourier_gini": gini(frequency_norms(embedding)),
+            "neuron_concentration": neuron_frequency_concentration(embedding),
+        }
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.0,
+                                  betas=(config.beta1, config.beta2))
+    result = train(
+        model, optimizer,
+        loss_fn=lambda m, batch: cross_entropy(logits(m, batch[0]), batch[1]),
+        next_batch=lambda step: (x_train, y_train),           # full batch
+        steps=config.epochs, log_every=config.log_every, metrics=metrics,
+        checkpoint_steps=range(0, config.epochs + 1, config.checkpoint_every),
+        weight_decay=torch.tensor([m["weight_decay"] for m in members]),
+        lr_schedule=lambda step: min(1.0, step / config.warmup_epochs) if config.warmup_epochs else 1.0,
+        desc=f"grokking p={config.p} ({len(members)} models)")
+    train_seconds = time.perf_counter() - started
+
+    history = {"epoch": torch.tensor(result.steps), **result.history}
+    # Keep the first member's checkpoints only: that is where the circuit is dissected.
+    checkpoints = {step: {k: v[0].clone() for k, v in state.items()}
+                   for step, state in sorted(result.checkpoints.items())}
+    history.update(_circuit_measures(config, checkpoints, data))
+    summary = _summarize(config, members, history, device, train_seconds)
+    return Run(NAME, config.to_dict(), summary, history, checkpoints)
+
+
+def _circuit_measures(config: Config, checkpoints: dict, data: ModularData) -> dict:
+    """Restricted / excluded loss and the frequency spectrum at every checkpoint of member 0."""
+    model = build_model(config, [config.seed])
+    inputs = model_inputs(config, torch.cartesian_prod(torch.arange(config.p), torch.arange(config.p)))
+
+    def load(state):
+        model.load_state_dict({k: v[None] for k, v in state.items()})
+        return model
+
+    steps = list(checkpoints)
+    final_norms = frequency_norms(residue_embedding(load(checkpoints[steps[-1]]), config.p))[0]
+    keys = key_frequencies(final_norms)
+    rows, spectra = [], []
+    with torch.no_grad():
+        for step in steps:
+            m = load(checkpoints[step])
+            rows.append(restricted_and_excluded_loss(logits(m, inputs)[0], keys, data.is_train.cpu()))
+            spectra.append(frequency_norms(residue_embedding(m, config.p))[0])
+    out = {"checkpoint_epoch": torch.tensor(steps), "frequency_norms": torch.stack(spectra).float(),
+           "key_frequencies": torch.tensor(keys)}
+    for name in rows[0]:
+        out[name] = torch.tensor([r[name] for r in rows])
+    return out
+
+
+def _member_events(epochs: np.ndarray, train_acc: np.ndarray, test_acc: np.ndarray) -> dict:
+    memorize = first_crossing(epochs, train_acc, MEMORIZED)
+    grok = first_crossing(epochs, test_acc, GROKKED)
+    at_mem = float(test_acc[np.argmax(epochs == memorize)]) if memorize is not None else None
+    return {
+        "memorize_epoch": None if memorize is None else int(memorize),
+        "grok_epoch": None if grok is None else int(grok),
+        "test_acc_at_memorize": at_mem,
+        "test_acc_50_epoch": _int_or_none(first_crossing(epochs, test_acc, 0.5)),
+        "final_train_acc": float(train_acc[-1]),
+        "final_test_acc": float(test_acc[-1]),
+    }
+
+
+def _int_or_none(value):
+    return None if value is None else int(value)
+
+
+def _summarize(config: Config, members: list[dict], history: dict, device, seconds: float) -> dict:
+    epochs = history["epoch"].numpy()
+    events = [_member_events(epochs, history["train_acc"][:, i].numpy(), history["test_acc"][:, i].numpy())
+              for i in range(len(members))]
+    headline = events[0]
+    ck = history["checkpoint_epoch"].numpy()
+    test_acc = history["test_acc"][:, 0].numpy()
+    acc_x50 = x50(epochs, test_acc)
+    measures = {
+        "restricted_loss": x50(ck, history["restricted_loss"].numpy()),
+        "excluded_loss": x50(ck, history["excluded_loss"].numpy()),
+        "fourier_gini": x50(epochs, history["fourier_gini"][:, 0].numpy()),
+        "neuron_concentration": x50(epochs, history["neuron_concentration"][:, 0].numpy()),
+        "weight_norm": x50(epochs, history["weight_norm"][:, 0].numpy()),
+    }
+    return {
+        **headline,
+        "key_frequencies": history["key_frequencies"].tolist(),
+        "x50_test_acc": acc_x50,
+        "x50": measures,
+        # lag = x50(task metric) - x50(progress measure): > 0 means the measure moved first
+        "lag": {name: acc_x50 - value for name, value in measures.items()},
+        "seeds": [{"seed": m["seed"], **e} for m, e in zip(members, events) if m["role"] == "headline"],
+        "weight_decay_sweep": [{"weight_decay": m["weight_decay"], "seed": m["seed"], **e}
+                               for m, e in zip(members, events)
+                               if m["seed"] == config.seed],
+        "members": members,
+        "n_models": len(members),
+        "seconds": round(seconds, 2),
+        "epochs_per_second": round(config.epochs / seconds, 1),
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "config": config.to_dict(),
+    }

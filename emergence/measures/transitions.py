@@ -1,0 +1,50 @@
+"""Where does a curve change?  The book's shared language for transitions.
+
+x50(curve): the first step at which a curve has completed 50 % of its own total change
+(last value minus first value); w10_90: the distance between its 10 % and 90 % points;
+lag = x50(task metric) - x50(progress measure): positive when the measure moves first.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _as_arrays(steps, values) -> tuple[np.ndarray, np.ndarray]:
+    steps, values = np.asarray(steps, dtype=float), np.asarray(values, dtype=float)
+    if steps.shape != values.shape or steps.ndim != 1 or len(steps) < 2:
+        raise ValueError("steps and values must be 1-D arrays of the same length (>= 2)")
+    return steps, values
+
+
+def fraction_point(steps, values, fraction: float) -> float:
+    """First step at which (value - first) has reached `fraction` of (last - first).
+
+    NaN if the curve does not change.  Direction-agnostic: works for rising and falling curves.
+    """
+    steps, values = _as_arrays(steps, values)
+    total = values[-1] - values[0]
+    if total == 0 or not np.isfinite(total):
+        return float("nan")
+    done = (values - values[0]) / total
+    return float(steps[np.argmax(done >= fraction)])
+
+
+def x50(steps, values) -> float:
+    return fraction_point(steps, values, 0.5)
+
+
+def w10_90(steps, values) -> float:
+    return fraction_point(steps, values, 0.9) - fraction_point(steps, values, 0.1)
+
+
+def lag(steps, task_metric, progress_measure) -> float:
+    """x50(task metric) - x50(progress measure); > 0 means the measure moved first."""
+    return x50(steps, task_metric) - x50(steps, progress_measure)
+
+
+def first_crossing(steps, values, threshold: float, above: bool = True) -> float | None:
+    """First step with value >= threshold (or <= if not `above`); None if never."""
+    steps, values = _as_arrays(steps, values)
+    hit = values >= threshold if above else values <= threshold
+    return float(steps[np.argmax(hit)]) if hit.any() else None

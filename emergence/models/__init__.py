@@ -1,0 +1,12 @@
+"""Small PyTorch models whose weights carry a leading ensemble dimension E.
+
+Every model here is E independent models trained as one: weights have shape (E, ...),
+inputs (E, N, ...) and matrix products are `torch.bmm`, so E seeds or hyperparameters
+cost one kernel launch instead of E.  E = 1 is the ordinary single model.
+"""
+
+from emergence.models.ensemble import EnsembleModule, member_generators
+from emergence.models.mlp import ModularMLP
+from emergence.models.transformer import Transformer, TransformerConfig
+
+__all__ = ["EnsembleModule", "member_generators", "ModularMLP", "Transformer", "TransformerConfig"]

@@ -1,0 +1,153 @@
+"""One training loop for every chapter.
+
+    result = train(model, optimizer, loss_fn, next_batch, steps=..., log_every=..., metrics=...)
+
+* full batch (`next_batch` returns the same tensors every step) or online batches (fresh ones);
+* ensembles: the model holds E members; `loss_fn` returns one loss per member, (E,), and
+  their sum is minimised, so every member gets exactly its own gradient.  Decoupled weight
+  decay may differ per member (a weight-decay sweep as one model);
+* metrics are evaluated every `log_every` steps and kept on the device; the host waits
+  for them only when the progress bar is updated, never on the other steps;
+* checkpoints (CPU copies of the weights) at chosen steps;
+* `stop(history)` may end training early; it is asked only at logging steps.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+Metrics = Callable[[nn.Module], dict[str, torch.Tensor]]
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """'auto' picks CUDA, then Apple MPS, then the CPU."""
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    return torch.device(device)
+
+
+def set_threads(threads: int) -> None:
+    """Use `threads` CPU threads (0 = leave PyTorch's default).
+
+    On a small shared CPU fewer threads can be much faster: two processes that each
+    use every core slow each other down many times over.
+    """
+    if threads > 0:
+        torch.set_num_threads(threads)
+
+
+def progress_enabled(progress: bool = True) -> bool:
+    """Progress bars are on unless turned off here or with EMERGENCE_PROGRESS=0."""
+    return progress and os.environ.get("EMERGENCE_PROGRESS", "1") not in ("0", "false", "no")
+
+
+def log_spaced_steps(last: int, count: int, first: int = 1) -> list[int]:
+    """About `count` distinct integer steps from `first` to `last`, evenly spaced in log."""
+    import numpy as np
+
+    steps = np.unique(np.geomspace(first, last, count).round().astype(int))
+    return [int(s) for s in steps]
+
+
+@dataclass
+class TrainResult:
+    steps: list[int]                                   # the steps at which metrics were logged
+    history: dict[str, torch.Tensor]                   # name -> (len(steps), E), on the CPU
+    checkpoints: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)
+    stopped_early: bool = False
+
+
+def decoupled_weight_decay(model: nn.Module, lr: float, weight_decay: torch.Tensor) -> None:
+    """w <- w * (1 - lr * wd_e) for each member e: AdamW's decay, one value per member."""
+    with torch.no_grad():
+        for p in model.parameters():
+            factor = 1 - lr * weight_decay.to(p.device, p.dtype)
+            p.mul_(factor.view(-1, *([1] * (p.dim() - 1))))
+
+
+def checkpoint(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {name: p.detach().to("cpu", copy=True) for name, p in model.named_parameters()}
+
+
+def train(model: nn.Module, optimizer: torch.optim.Optimizer,
+          loss_fn: Callable[[nn.Module, object], torch.Tensor],
+          next_batch: Callable[[int], object], *, steps: int, log_every: int,
+          metrics: Metrics | None = None, checkpoint_steps: Iterable[int] = (),
+          weight_decay: torch.Tensor | None = None,
+          lr_schedule: Callable[[int], float] | None = None,
+          stop: Callable[[dict[str, torch.Tensor]], bool] | None = None,
+          progress: bool = True, desc: str = "training") -> TrainResult:
+    """Train for `steps` optimizer steps; log at step 0, every `log_every` steps and at the end.
+
+    `loss_fn(model, batch)` -> (E,) losses; `next_batch(step)` -> the batch for that step.
+    `weight_decay` (E,) applies AdamW-style decoupled decay per member (keep the optimizer's
+    own weight_decay at 0 then).  `lr_schedule(step)` multiplies the base learning rates.
+    """
+    if steps < 1 or log_every < 1:
+        raise ValueError(f"steps ({steps}) and log_every ({log_every}) must be >= 1")
+    base_lrs = [group["lr"] for group in optimizer.param_groups]
+    keep = set(int(s) for s in checkpoint_steps)
+    logged_steps: list[int] = []
+    logged: dict[str, list[torch.Tensor]] = {}
+    checkpoints: dict[int, dict[str, torch.Tensor]] = {}
+    last_loss: torch.Tensor | None = None
+
+    def log(step: int) -> None:
+        model.eval()
+        with torch.no_grad():
+            values = dict(metrics(model)) if metrics else {}
+        model.train()
+        if last_loss is not None:
+            values.setdefault("train_loss_step", last_loss)
+        for name, value in values.items():
+            logged.setdefault(name, []).append(value.detach().float().reshape(-1))
+        logged_steps.append(step)
+
+    def history() -> dict[str, torch.Tensor]:
+        return {name: torch.stack(vals).cpu() for name, vals in logged.items()
+                if len(vals) == len(logged_steps)}
+
+    bar = tqdm(total=steps, desc=desc, disable=not progress_enabled(progress),
+               mininterval=1.0, leave=False)
+    stopped = False
+    if 0 in keep:
+        checkpoints[0] = checkpoint(model)
+    log(0)
+    for step in range(1, steps + 1):
+        scale = lr_schedule(step) if lr_schedule else 1.0
+        for group, base in zip(optimizer.param_groups, base_lrs):
+            group["lr"] = base * scale
+        losses = loss_fn(model, next_batch(step))
+        optimizer.zero_grad(set_to_none=True)
+        losses.sum().backward()
+        if weight_decay is not None:
+            decoupled_weight_decay(model, base_lrs[0] * scale, weight_decay)
+        optimizer.step()
+        last_loss = losses.detach()
+        if step in keep:
+            checkpoints[step] = checkpoint(model)
+        if step % log_every == 0 or step == steps:
+            log(step)
+            bar.update(step - bar.n)
+            if stop is not None and stop(history()):
+                stopped = step < steps
+                if stopped and step not in checkpoints:
+                    checkpoints[step] = checkpoint(model)
+                break
+    bar.close()
+    loss_values = history()
+    if any(not math.isfinite(v) for v in loss_values.get("train_loss_step", torch.zeros(1)).flatten().tolist()):
+        raise FloatingPointError("training diverged: the loss became NaN or infinite; "
+                                 "lower the learning rate")
+    return TrainResult(logged_steps, loss_values, checkpoints, stopped)
