@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
@@ -107,9 +106,13 @@ def train(model: nn.Module, optimizer: torch.optim.Optimizer,
         model.eval()
         with torch.no_grad():
             values = dict(metrics(model)) if metrics else {}
+            # the loss of the step just taken (at step 0: of the initial weights)
+            step_loss = last_loss if last_loss is not None else loss_fn(model, next_batch(0))
         model.train()
-        if last_loss is not None:
-            values.setdefault("train_loss_step", last_loss)
+        values.setdefault("train_loss_step", step_loss)
+        if not torch.isfinite(step_loss).all():  # this log syncs anyway; fail before more work
+            raise FloatingPointError(f"training diverged at step {step}: the loss became NaN or "
+                                     "infinite; lower the learning rate")
         for name, value in values.items():
             logged.setdefault(name, []).append(value.detach().float().reshape(-1))
         logged_steps.append(step)
@@ -121,33 +124,31 @@ def train(model: nn.Module, optimizer: torch.optim.Optimizer,
     bar = tqdm(total=steps, desc=desc, disable=not progress_enabled(progress),
                mininterval=1.0, leave=False)
     stopped = False
-    if 0 in keep:
-        checkpoints[0] = checkpoint(model)
-    log(0)
-    for step in range(1, steps + 1):
-        scale = lr_schedule(step) if lr_schedule else 1.0
-        for group, base in zip(optimizer.param_groups, base_lrs):
-            group["lr"] = base * scale
-        losses = loss_fn(model, next_batch(step))
-        optimizer.zero_grad(set_to_none=True)
-        losses.sum().backward()
-        if weight_decay is not None:
-            decoupled_weight_decay(model, base_lrs[0] * scale, weight_decay)
-        optimizer.step()
-        last_loss = losses.detach()
-        if step in keep:
-            checkpoints[step] = checkpoint(model)
-        if step % log_every == 0 or step == steps:
-            log(step)
-            bar.update(step - bar.n)
-            if stop is not None and stop(history()):
-                stopped = step < steps
-                if stopped and step not in checkpoints:
-                    checkpoints[step] = checkpoint(model)
-                break
-    bar.close()
-    loss_values = history()
-    if any(not math.isfinite(v) for v in loss_values.get("train_loss_step", torch.zeros(1)).flatten().tolist()):
-        raise FloatingPointError("training diverged: the loss became NaN or infinite; "
-                                 "lower the learning rate")
-    return TrainResult(logged_steps, loss_values, checkpoints, stopped)
+    try:
+        if 0 in keep:
+            checkpoints[0] = checkpoint(model)
+        log(0)
+        for step in range(1, steps + 1):
+            scale = lr_schedule(step) if lr_schedule else 1.0
+            for group, base in zip(optimizer.param_groups, base_lrs):
+                group["lr"] = base * scale
+            losses = loss_fn(model, next_batch(step))
+            optimizer.zero_grad(set_to_none=True)
+            losses.sum().backward()
+            if weight_decay is not None:
+                decoupled_weight_decay(model, base_lrs[0] * scale, weight_decay)
+            optimizer.step()
+            last_loss = losses.detach()
+            if step in keep:
+                checkpoints[step] = checkpoint(model)
+            if step % log_every == 0 or step == steps:
+                log(step)
+                bar.update(step - bar.n)
+                if stop is not None and stop(history()):
+                    stopped = step < steps
+                    if stopped and step not in checkpoints:
+                        checkpoints[step] = checkpoint(model)
+                    break
+    finally:
+        bar.close()
+    return TrainResult(logged_steps, history(), checkpoints, stopped)

@@ -50,6 +50,15 @@ def _bmm(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return out.view(*lead, weight.shape[-1])
 
 
+def _batched_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """a @ b over the leading dimensions.  For tiny matrices (grokking's 3-token context)
+    a broadcast multiply-and-sum avoids the per-matrix overhead of bmm, which otherwise
+    dominates the step (measured 2-3x slower on a CPU); same result, other summation order."""
+    if a.shape[-2] * b.shape[-1] * a.shape[-1] <= 256:
+        return (a.unsqueeze(-1) * b.unsqueeze(-3)).sum(-2)
+    return a @ b
+
+
 class LayerNorm(nn.Module):
     def __init__(self, n_models: int, d_model: int):
         super().__init__()
@@ -83,12 +92,12 @@ class Attention(nn.Module):
             return _bmm(inp, W.reshape(E, d, h * dh)).view(E, B, -1, h, dh).transpose(2, 3)
 
         q, k, v = heads(x_q, self.W_Q), heads(x, self.W_K), heads(x, self.W_V)
-        scores = q @ k.transpose(-1, -2) / math.sqrt(dh)  # (E, B, H, Tq, T)
+        scores = _batched_matmul(q, k.transpose(-1, -2)) / math.sqrt(dh)  # (E, B, H, Tq, T)
         query_pos = torch.arange(T - Tq, T, device=x.device)[:, None]
         causal = torch.arange(T, device=x.device)[None, :] <= query_pos
         scores = scores.masked_fill(~causal, float("-inf"))
         pattern = hook(f"{prefix}.hook_pattern", scores.softmax(-1))
-        z = hook(f"{prefix}.hook_z", (pattern @ v).transpose(2, 3))  # (E, B, Tq, H, dh)
+        z = hook(f"{prefix}.hook_z", _batched_matmul(pattern, v).transpose(2, 3))  # (E, B, Tq, H, dh)
         return _bmm(z.reshape(E, B, Tq, h * dh), self.W_O.reshape(E, h * dh, d))
 
 

@@ -1,0 +1,45 @@
+import pytest
+
+from emergence.experiments import ConfigError, get, resolve_profile
+from emergence.experiments.grokking import Config
+
+
+def test_profiles_and_overrides(monkeypatch):
+    monkeypatch.setenv("EMERGENCE_PROFILE", "")
+    assert resolve_profile("auto") in ("fast", "full")
+    monkeypatch.setenv("EMERGENCE_PROFILE", "full")
+    assert resolve_profile("auto") == "full"
+    full = Config.preset("auto")
+    assert (full.model, full.p, full.train_frac, full.lr, full.d_model) == ("transformer", 113, 0.3, 1e-3, 128)
+    fast = Config.preset("fast", p="97", sweep_weight_decays="0, 0.5", weight_decay=None)
+    assert fast.p == 97 and fast.sweep_weight_decays == (0.0, 0.5) and fast.weight_decay == 1.0
+
+
+@pytest.mark.parametrize("overrides, named", [
+    (dict(p=91), "p=91"),                       # 91 = 7 x 13
+    (dict(train_frac=1.5), "train_frac=1.5"),
+    (dict(model="rnn"), "model='rnn'"),
+    (dict(epochs="many"), "epochs='many'"),
+    (dict(epochs=2.5), "epochs=2.5"),
+    (dict(n_heads=3), "n_heads=3"),
+    (dict(device="tpu"), "device='tpu'"),
+    (dict(lr=0), "lr=0"),
+    (dict(colour="red"), "unknown setting 'colour'"),
+])
+def test_bad_settings_name_the_setting(overrides, named):
+    with pytest.raises(ConfigError, match=named.replace("(", r"\(")) as err:
+        Config.preset("fast", **overrides)
+    assert "allowed" in str(err.value)
+
+
+def test_bad_profile_and_experiment():
+    with pytest.raises(ConfigError, match="profile='medium'"):
+        Config.preset("medium")
+    with pytest.raises(ConfigError, match="available: grokking"):
+        get("grokk")
+
+
+def test_members_layout():
+    config = Config.preset("fast", seed=10, n_seeds=2, weight_decay=1.0, sweep_weight_decays=(0.0, 1.0))
+    assert [(m["seed"], m["weight_decay"], m["role"]) for m in config.members()] == [
+        (10, 1.0, "headline"), (11, 1.0, "headline"), (10, 0.0, "sweep")]
