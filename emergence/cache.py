@@ -58,6 +58,8 @@ def run_key(name: str, config: dict, device_type: str) -> str:
         "schema": SCHEMA, "experiment": name, "config": config,
         "package": package_fingerprint(), "torch": ".".join(torch.__version__.split(".")[:2]),
         "device": device_type,
+        # the CPU thread count changes summation order, and with it a trajectory
+        "threads": torch.get_num_threads() if device_type == "cpu" else None,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
 

@@ -143,12 +143,12 @@ def run(config: Config | None = None, use_cache: bool = True) -> Run:
     """Train (or load from the cache) and measure; see the module docstring."""
     config = config or Config.preset("auto")
     device = resolve_device(config.device)
+    set_threads(config.threads)
     return cache.cached_run(NAME, config.to_dict(), device.type,
                             lambda: _train_and_measure(config, device), use_cache)
 
 
 def _train_and_measure(config: Config, device: torch.device) -> Run:
-    set_threads(config.threads)
     started = time.perf_counter()
     members = config.members()
     data = modular_addition(config.p, config.train_frac, config.data_seed).to(device)
@@ -245,6 +245,9 @@ def _summarize(config: Config, members: list[dict], history: dict, device, secon
     acc_x50 = x50(epochs, test_acc)
     measures = {
         "restricted_loss": x50(ck, history["restricted_loss"].numpy()),
+        # the same on log(loss): the losses span orders of magnitude, and much of the
+        # linear change of the restricted loss happens already during memorisation
+        "restricted_loss_log": x50(ck, np.log(history["restricted_loss"].numpy().clip(1e-12))),
         "excluded_loss": x50(ck, history["excluded_loss"].numpy()),
         "fourier_gini": x50(epochs, history["fourier_gini"][:, 0].numpy()),
         "neuron_concentration": x50(epochs, history["neuron_concentration"][:, 0].numpy()),
