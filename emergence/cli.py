@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -33,9 +34,14 @@ def _config(args):
 
 
 def _write_outputs(run, out: Path) -> None:
+    """summary.json and history.npz, each written to a temporary name and then renamed."""
     out.mkdir(parents=True, exist_ok=True)
-    (out / "summary.json").write_text(json.dumps(run.summary, indent=1))
-    np.savez(out / "history.npz", **{k: v.numpy() for k, v in run.history.items()})
+    with open(out / ".summary.json.tmp", "w") as f:
+        json.dump(run.summary, f, indent=1)
+    with open(out / ".history.npz.tmp", "wb") as f:
+        np.savez(f, **{k: v.numpy() for k, v in run.history.items()})
+    os.replace(out / ".summary.json.tmp", out / "summary.json")
+    os.replace(out / ".history.npz.tmp", out / "history.npz")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -36,14 +37,20 @@ def resolve_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
-def set_threads(threads: int) -> None:
-    """Use `threads` CPU threads (0 = leave PyTorch's default).
+@contextmanager
+def cpu_threads(threads: int):
+    """Use `threads` CPU threads inside the block (0 = leave PyTorch's setting), then restore.
 
     On a small shared CPU fewer threads can be much faster: two processes that each
     use every core slow each other down many times over.
     """
+    before = torch.get_num_threads()
     if threads > 0:
         torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def progress_enabled(progress: bool = True) -> bool:

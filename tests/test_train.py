@@ -81,3 +81,12 @@ def test_divergence_is_reported():
 def test_log_spaced_steps():
     steps = log_spaced_steps(1000, 20)
     assert steps[0] == 1 and steps[-1] == 1000 and steps == sorted(set(steps))
+
+
+def test_cpu_threads_is_scoped():
+    from emergence.train import cpu_threads
+
+    before = torch.get_num_threads()
+    with cpu_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before

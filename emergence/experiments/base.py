@@ -93,13 +93,6 @@ class ExperimentConfig:
             raise ConfigError(f"{name}={value!r} is not allowed: expected {getattr(hint, '__name__', hint)}"
                               ) from None
 
-    def with_changes(self, **changes: Any):
-        return self.preset_free(**{**self.to_dict(), **changes})
-
-    @classmethod
-    def preset_free(cls, **values: Any):
-        return cls(**{k: cls._coerce(k, v) for k, v in values.items()})
-
     def to_dict(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
 

@@ -18,13 +18,13 @@ import numpy as np
 import torch
 
 from emergence import cache
-from emergence.experiments.base import ExperimentConfig, Run, require
+from emergence.experiments.base import ExperimentConfig, Run, require, resolve_profile  # noqa: F401
 from emergence.measures import (first_crossing, frequency_norms, gini, key_frequencies,
                                 neuron_frequency_concentration, restricted_and_excluded_loss,
                                 weight_norm, x50)
 from emergence.models import ModularMLP, Transformer, TransformerConfig
 from emergence.tasks.modular import ModularData, is_prime, modular_addition, one_hot_pairs, pair_tokens
-from emergence.train import resolve_device, set_threads, train
+from emergence.train import cpu_threads, resolve_device, train
 
 NAME = "grokking"
 MEMORIZED, GROKKED = 0.99, 0.95   # train / test accuracy that define E_mem and E_grok
@@ -143,9 +143,9 @@ def run(config: Config | None = None, use_cache: bool = True) -> Run:
     """Train (or load from the cache) and measure; see the module docstring."""
     config = config or Config.preset("auto")
     device = resolve_device(config.device)
-    set_threads(config.threads)
-    return cache.cached_run(NAME, config.to_dict(), device.type,
-                            lambda: _train_and_measure(config, device), use_cache)
+    with cpu_threads(config.threads):  # inside, so the cache key sees the thread count used
+        return cache.cached_run(NAME, config.to_dict(), device.type,
+                                lambda: _train_and_measure(config, device), use_cache)
 
 
 def _train_and_measure(config: Config, device: torch.device) -> Run:
