@@ -44,7 +44,9 @@ def cache_enabled() -> bool:
 
 @functools.lru_cache(maxsize=1)
 def package_fingerprint() -> str:
-    """Hash of the package's source, so editing the code invalidates its cached runs."""
+    """Hash of the package's source, so editing the code invalidates its cached runs.
+
+    Computed once per process: after editing the package, restart the kernel."""
     digest = hashlib.sha256(emergence.__version__.encode())
     root = Path(emergence.__file__).parent
     for path in sorted(root.rglob("*.py")):
@@ -56,8 +58,9 @@ def package_fingerprint() -> str:
 def run_key(name: str, config: dict, device_type: str) -> str:
     payload = {
         "schema": SCHEMA, "experiment": name, "config": config,
-        "package": package_fingerprint(), "torch": ".".join(torch.__version__.split(".")[:2]),
-        "device": device_type,
+        "package": package_fingerprint(), "torch": torch.__version__,
+        "device": device_type, "default_dtype": str(torch.get_default_dtype()),
+        "matmul_precision": torch.get_float32_matmul_precision(),
         # the CPU thread count changes summation order, and with it a trajectory
         "threads": torch.get_num_threads() if device_type == "cpu" else None,
     }
@@ -85,10 +88,12 @@ def save(run: Run, key: str, root: Path | None = None) -> Path:
         torch.save(run.checkpoints, tmp / "checkpoints.pt")
         manifest = {"key": key, "files": {f: _sha256(tmp / f) for f in FILES}}
         (tmp / "manifest.json").write_text(json.dumps(manifest))
-        if final.exists():  # another process wrote the same run meanwhile; keep theirs
-            shutil.rmtree(tmp)
-        else:
+        try:
             os.replace(tmp, final)
+        except OSError:
+            if not final.exists():
+                raise
+            shutil.rmtree(tmp)  # another process stored the same run meanwhile; keep theirs
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -140,5 +145,9 @@ def cached_run(name: str, config: dict, device_type: str, compute: Callable[[], 
     started = time.perf_counter()
     run = compute()
     run.summary.setdefault("seconds", round(time.perf_counter() - started, 2))
-    save(run, key, root)
+    try:
+        save(run, key, root)
+    except OSError as err:  # e.g. a full disk: the result is still good, only not kept
+        warnings.warn(f"could not store the run in the cache ({err}); it will be recomputed "
+                      "next time", stacklevel=2)
     return run

@@ -6,8 +6,8 @@
 * ensembles: the model holds E members; `loss_fn` returns one loss per member, (E,), and
   their sum is minimised, so every member gets exactly its own gradient.  Decoupled weight
   decay may differ per member (a weight-decay sweep as one model);
-* metrics are evaluated every `log_every` steps and kept on the device; the host waits
-  for them only when the progress bar is updated, never on the other steps;
+* metrics are evaluated every `log_every` steps and kept on the device; the host waits for
+  the device only at those logging steps (progress bar, divergence check), never between;
 * checkpoints (CPU copies of the weights) at chosen steps;
 * `stop(history)` may end training early; it is asked only at logging steps.
 """
@@ -74,12 +74,19 @@ class TrainResult:
     stopped_early: bool = False
 
 
-def decoupled_weight_decay(model: nn.Module, lr: float, weight_decay: torch.Tensor) -> None:
-    """w <- w * (1 - lr * wd_e) for each member e: AdamW's decay, one value per member."""
+def decoupled_weight_decay(optimizer: torch.optim.Optimizer, weight_decay: torch.Tensor) -> None:
+    """w <- w * (1 - lr * wd_e) for member e: AdamW's decay, one value per member.
+
+    Applied, like AdamW's, to the optimizer's parameters that have a gradient, each at its
+    group's current learning rate.  `weight_decay` is (E,), on the parameters' device.
+    """
     with torch.no_grad():
-        for p in model.parameters():
-            factor = 1 - lr * weight_decay.to(p.device, p.dtype)
-            p.mul_(factor.view(-1, *([1] * (p.dim() - 1))))
+        for group in optimizer.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                factor = (1 - group["lr"] * weight_decay.double()).to(p.dtype)
+                p.mul_(factor.view(-1, *([1] * (p.dim() - 1))))
 
 
 def checkpoint(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -103,6 +110,12 @@ def train(model: nn.Module, optimizer: torch.optim.Optimizer,
     if steps < 1 or log_every < 1:
         raise ValueError(f"steps ({steps}) and log_every ({log_every}) must be >= 1")
     base_lrs = [group["lr"] for group in optimizer.param_groups]
+    if weight_decay is not None:
+        first = optimizer.param_groups[0]["params"][0]
+        if weight_decay.shape != (first.shape[0],):
+            raise ValueError(f"weight_decay must have one value per member, shape ({first.shape[0]},); "
+                             f"got {tuple(weight_decay.shape)}")
+        weight_decay = weight_decay.to(first.device)  # once: a copy per step would sync the GPU
     keep = set(int(s) for s in checkpoint_steps)
     logged_steps: list[int] = []
     logged: dict[str, list[torch.Tensor]] = {}
@@ -143,7 +156,7 @@ def train(model: nn.Module, optimizer: torch.optim.Optimizer,
             optimizer.zero_grad(set_to_none=True)
             losses.sum().backward()
             if weight_decay is not None:
-                decoupled_weight_decay(model, base_lrs[0] * scale, weight_decay)
+                decoupled_weight_decay(optimizer, weight_decay)
             optimizer.step()
             last_loss = losses.detach()
             if step in keep:

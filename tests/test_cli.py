@@ -8,7 +8,7 @@ import pytest
 from emergence.cli import main
 
 TINY = ["--set", "p=7", "--set", "epochs=20", "--set", "log_every=5", "--set", "checkpoint_every=10",
-        "--set", "width=8", "--set", "n_seeds=1", "--set", "sweep_weight_decays=0", "--set", "threads=1"]
+        "--set", "width=8", "--set", "n_seeds=1", "--set", "sweep_weight_decays=0", "--set", "threads=1", "--set", "device=cpu"]
 
 
 def test_list(capsys):

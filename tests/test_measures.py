@@ -60,6 +60,9 @@ def test_transition_points_on_a_logistic_curve():
     falling = 5 - 4 / (1 + np.exp(-(steps - 400) / 20))
     assert lag(steps, curve, falling) == pytest.approx(200, abs=2)
     assert math.isnan(x50(steps, np.ones_like(curve)))
+    # from a start step on, only the change still to come counts
+    two_steps = np.where(steps < 300, 0.0, 1.0) + np.where(steps < 700, 0.0, 1.0)
+    assert x50(steps, two_steps) == 300 and x50(steps, two_steps, start=500) == 700
 
 
 def test_weight_norm_and_distance():

@@ -54,7 +54,7 @@ def test_per_member_weight_decay_matches_torch_adamw():
             opt.zero_grad()
             ce(model, (x, y)).sum().backward()
             if model is ours:
-                decoupled_weight_decay(ours, 1e-2, torch.tensor([0.7]))
+                decoupled_weight_decay(opt_ours, torch.tensor([0.7]))
             opt.step()
     for (name, a), (_, b) in zip(ours.named_parameters(), plain.named_parameters()):
         torch.testing.assert_close(a, b)
@@ -90,3 +90,12 @@ def test_cpu_threads_is_scoped():
     with cpu_threads(1):
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
+
+
+def test_weight_decay_needs_one_value_per_member():
+    x, y = task()
+    model = ModularMLP(P, 16, [0, 1])
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.0)
+    with pytest.raises(ValueError, match="one value per member"):
+        train(model, opt, ce, lambda s: (x, y), steps=2, log_every=1, weight_decay=torch.ones(1),
+              progress=False)

@@ -67,7 +67,8 @@ class Config(ExperimentConfig):
 
     def check(self) -> None:
         require(self.model in ("mlp", "transformer"), "model", self.model, "'mlp' or 'transformer'")
-        require(is_prime(self.p) and 3 <= self.p <= 997, "p", self.p, "a prime between 3 and 997")
+        # the circuit measures hold (p^2, p) float64 logits: p = 251 is already 127 MB
+        require(is_prime(self.p) and 3 <= self.p <= 251, "p", self.p, "a prime between 3 and 251")
         require(0 < self.train_frac < 1, "train_frac", self.train_frac, "a number in (0, 1)")
         require(1 <= self.n_seeds <= 256, "n_seeds", self.n_seeds, "an integer from 1 to 256")
         require(self.weight_decay >= 0, "weight_decay", self.weight_decay, "a number >= 0")
@@ -80,6 +81,9 @@ class Config(ExperimentConfig):
                 "n_heads", self.n_heads, f"a divisor of d_model={self.d_model}")
         require(self.d_mlp >= 0, "d_mlp", self.d_mlp, "an integer >= 0 (0 = attention-only)")
         require(0 < self.lr <= 1, "lr", self.lr, "a number in (0, 1]")
+        largest_decay = max((self.weight_decay, *self.sweep_weight_decays))
+        require(self.lr * largest_decay < 1, "weight_decay", largest_decay,
+                f"less than 1/lr = {1 / self.lr:g} (each step multiplies the weights by 1 - lr * wd)")
         require(0 <= self.beta1 < 1, "beta1", self.beta1, "a number in [0, 1)")
         require(0 <= self.beta2 < 1, "beta2", self.beta2, "a number in [0, 1)")
         require(self.warmup_epochs >= 0, "warmup_epochs", self.warmup_epochs, "an integer >= 0")
@@ -143,6 +147,10 @@ def run(config: Config | None = None, use_cache: bool = True) -> Run:
     """Train (or load from the cache) and measure; see the module docstring."""
     config = config or Config.preset("auto")
     device = resolve_device(config.device)
+    require(device.type != "cuda" or torch.cuda.is_available(), "device", config.device,
+            "'auto' or 'cpu' on this machine: CUDA is not available")
+    require(device.type != "mps" or torch.backends.mps.is_available(), "device", config.device,
+            "'auto' or 'cpu' on this machine: MPS is not available")
     with cpu_threads(config.threads):  # inside, so the cache key sees the thread count used
         return cache.cached_run(NAME, config.to_dict(), device.type,
                                 lambda: _train_and_measure(config, device), use_cache)
@@ -177,7 +185,7 @@ def _train_and_measure(config: Config, device: torch.device) -> Run:
         loss_fn=lambda m, batch: cross_entropy(logits(m, batch[0]), batch[1]),
         next_batch=lambda step: (x_train, y_train),           # full batch
         steps=config.epochs, log_every=config.log_every, metrics=metrics,
-        checkpoint_steps=range(0, config.epochs + 1, config.checkpoint_every),
+        checkpoint_steps=[*range(0, config.epochs, config.checkpoint_every), config.epochs],
         weight_decay=torch.tensor([m["weight_decay"] for m in members]),
         lr_schedule=lambda step: min(1.0, step / config.warmup_epochs) if config.warmup_epochs else 1.0,
         desc=f"grokking p={config.p} ({len(members)} models)")
@@ -203,12 +211,14 @@ def _circuit_measures(config: Config, checkpoints: dict, data: ModularData) -> d
 
     steps = list(checkpoints)
     final_norms = frequency_norms(residue_embedding(load(checkpoints[steps[-1]]), config.p))[0]
-    keys = key_frequencies(final_norms)
+    keys = key_frequencies(final_norms) if final_norms.max() > 0 else []
     rows, spectra = [], []
     with torch.no_grad():
         for step in steps:
             m = load(checkpoints[step])
-            rows.append(restricted_and_excluded_loss(logits(m, inputs)[0], keys, data.is_train.cpu()))
+            rows.append(restricted_and_excluded_loss(logits(m, inputs)[0], keys, data.is_train.cpu())
+                        if keys else dict.fromkeys(("restricted_loss", "restricted_loss_test",
+                                                    "excluded_loss"), float("nan")))
             spectra.append(frequency_norms(residue_embedding(m, config.p))[0])
     out = {"checkpoint_epoch": torch.tensor(steps), "frequency_norms": torch.stack(spectra).float(),
            "key_frequencies": torch.tensor(keys)}
@@ -253,13 +263,25 @@ def _summarize(config: Config, members: list[dict], history: dict, device, secon
         "neuron_concentration": x50(epochs, history["neuron_concentration"][:, 0].numpy()),
         "weight_norm": x50(epochs, history["weight_norm"][:, 0].numpy()),
     }
+    # The same, counting only the change still to come after memorisation: does the
+    # measure move during the plateau, while test accuracy waits?
+    mem = headline["memorize_epoch"]
+    plateau = {} if mem is None else {
+        "restricted_loss": x50(ck, history["restricted_loss"].numpy(), start=mem),
+        "excluded_loss": x50(ck, history["excluded_loss"].numpy(), start=mem),
+        "fourier_gini": x50(epochs, history["fourier_gini"][:, 0].numpy(), start=mem),
+        "weight_norm": x50(epochs, history["weight_norm"][:, 0].numpy(), start=mem),
+    }
     return {
         **headline,
         "key_frequencies": history["key_frequencies"].tolist(),
         "x50_test_acc": acc_x50,
         "x50": measures,
+        "x50_after_memorization": plateau,
         # lag = x50(task metric) - x50(progress measure): > 0 means the measure moved first
         "lag": {name: acc_x50 - value for name, value in measures.items()},
+        "lag_after_memorization": {} if mem is None else {
+            name: x50(epochs, test_acc, start=mem) - value for name, value in plateau.items()},
         "seeds": [{"seed": m["seed"], **e} for m, e in zip(members, events) if m["role"] == "headline"],
         "weight_decay_sweep": [{"weight_decay": m["weight_decay"], "seed": m["seed"], **e}
                                for m, e in zip(members, events)

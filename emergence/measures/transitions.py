@@ -30,7 +30,15 @@ def fraction_point(steps, values, fraction: float) -> float:
     return float(steps[np.argmax(done >= fraction)])
 
 
-def x50(steps, values) -> float:
+def x50(steps, values, start: float | None = None) -> float:
+    """First step at which the curve has completed half of its total change.
+
+    With `start`, only the part of the curve from step `start` on counts: "half of the
+    change that is still to come" (e.g. after memorisation, during a plateau)."""
+    if start is not None:
+        steps, values = _as_arrays(steps, values)
+        keep = steps >= start
+        steps, values = steps[keep], values[keep]
     return fraction_point(steps, values, 0.5)
 
 
