@@ -363,6 +363,8 @@ def plot_progress_measures(run: Run):
     norm_ax.set_title("weight norm")
     for ax, name in ((loss_ax, "restricted_loss"), (fourier_ax, fourier), (norm_ax, "weight_norm")):
         mark(ax, s["x50"][name], "x50", color=COLORS["measure"])
+    plateau = s.get("x50_after_memorization", {}).get("restricted_loss")
+    mark(loss_ax, plateau, "x50 after E_mem", color=COLORS["measure"])
     for ax in axes.flat:
         mark(ax, s["test_acc_50_epoch"], "test acc 50 %", color=COLORS["task"])
         ax.legend(fontsize=8, loc="best")
