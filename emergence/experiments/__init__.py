@@ -2,10 +2,10 @@
 
 from types import ModuleType
 
-from emergence.experiments import grokking
+from emergence.experiments import grokking, sparse_parity
 from emergence.experiments.base import PROFILES, ConfigError, Run, resolve_profile
 
-EXPERIMENTS: dict[str, ModuleType] = {"grokking": grokking}
+EXPERIMENTS: dict[str, ModuleType] = {"grokking": grokking, "sparse_parity": sparse_parity}
 
 
 def get(name: str) -> ModuleType:

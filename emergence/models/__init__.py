@@ -6,7 +6,7 @@ cost one kernel launch instead of E.  E = 1 is the ordinary single model.
 """
 
 from emergence.models.ensemble import EnsembleModule, member_generators
-from emergence.models.mlp import ModularMLP
+from emergence.models.mlp import ModularMLP, SinNeuron, TwoLayerMLP
 from emergence.models.transformer import Transformer, TransformerConfig
 
-__all__ = ["EnsembleModule", "member_generators", "ModularMLP", "Transformer", "TransformerConfig"]
+__all__ = ["EnsembleModule", "member_generators", "ModularMLP", "SinNeuron", "TwoLayerMLP", "Transformer", "TransformerConfig"]

@@ -39,3 +39,59 @@ class ModularMLP(EnsembleModule):
     def embeddings(self) -> torch.Tensor:
         """The input embedding of each residue, (E, p, 2*width): the map Fourier measures read."""
         return torch.cat([self.embed_a, self.embed_b], dim=2).detach()
+
+
+class TwoLayerMLP(EnsembleModule):
+    """f(x) = W2 relu(W1 x + b1) + b2 with one output, for E members (Barak et al.'s MLP).
+
+    `fan_in[e]` is member e's true input size: its inputs beyond that are zero padding, and
+    its weights get PyTorch's default nn.Linear init U(+-1/sqrt(fan_in)) on the real inputs
+    (zero on the padding, which no gradient ever reaches).  `W1` is (E, n_max, width): row i
+    holds everything input i feeds into the hidden layer.
+    """
+
+    def __init__(self, n_max: int, width: int, seeds: list[int], fan_in: list[int]):
+        super().__init__(seeds)
+        from emergence.models.ensemble import stack_uniform
+
+        g = self._generators
+        in_bounds = [1 / f ** 0.5 for f in fan_in]
+        self.W1 = stack_uniform(g, (n_max, width), in_bounds)
+        with torch.no_grad():
+            for e, f in enumerate(fan_in):
+                self.W1[e, f:] = 0
+        self.b1 = stack_uniform(g, (width,), in_bounds)
+        self.W2 = stack_uniform(g, (width, 1), [1 / width ** 0.5] * len(seeds))
+        self.b2 = stack_uniform(g, (1,), [1 / width ** 0.5] * len(seeds))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        hidden = torch.relu(torch.baddbmm(self.b1[:, None, :], x, self.W1))
+        return torch.baddbmm(self.b2[:, None, :], hidden, self.W2).squeeze(-1)
+
+    def input_weights(self) -> torch.Tensor:
+        """(E, n_max, width): the first-layer weights, one row per input coordinate."""
+        return self.W1
+
+
+class SinNeuron(EnsembleModule):
+    """f(x) = sin(w . x + b), the single neuron of the Barak et al. slide; w ~ U(+-1/sqrt(n)), b = 0.
+
+    With k odd, w = -(pi/2) 1_S and b = 0 compute the parity of S exactly.
+    """
+
+    def __init__(self, n_max: int, seeds: list[int], fan_in: list[int]):
+        super().__init__(seeds)
+        from emergence.models.ensemble import stack_uniform
+
+        self.w = stack_uniform(self._generators, (n_max,), [1 / f ** 0.5 for f in fan_in])
+        with torch.no_grad():
+            for e, f in enumerate(fan_in):
+                self.w[e, f:] = 0
+        self.b = self._zeros(())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sin(torch.bmm(x, self.w[:, :, None]).squeeze(-1) + self.b[:, None])
+
+    def input_weights(self) -> torch.Tensor:
+        """(E, n_max, 1): the weights, one row per input coordinate."""
+        return self.w[:, :, None]

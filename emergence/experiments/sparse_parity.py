@@ -1,0 +1,315 @@
+"""Sparse parity: a long plateau, an abrupt drop, and progress hidden in the weights.
+(Barak, Edelman, Goel, Kakade, Malach and Zhang 2022.)
+
+`run(config)` trains, as ONE batched model, a grid of problems: every n in `n_values` x every
+k in `k_values` x `n_seeds` seeds (each seed draws its own secret support S and its own
+initialisation).  Data is online: a fresh batch every step.  Every `eval_every` steps it
+logs test accuracy and hinge loss, the correlation of the output with the parity, and how far
+the first-layer weights of the relevant and irrelevant inputs have moved.  Training stops
+when every member has solved its problem (test accuracy >= 99 %) or at `max_steps`.
+The headline run is the first seed at (n, k).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from emergence import cache
+from emergence.experiments.base import ExperimentConfig, Run, require, resolve_profile  # noqa: F401
+from emergence.measures import coordinate_movement, first_crossing, x50
+from emergence.models import SinNeuron, TwoLayerMLP
+from emergence.tasks.sparse_parity import ParityProblems
+from emergence.train import cpu_threads, resolve_device, train
+
+NAME = "sparse_parity"
+SOLVED = 0.99          # test accuracy that counts as solved
+PLATEAU_ERROR = 0.45   # test error at or above this is "still on the plateau"
+
+
+@dataclass(frozen=True)
+class Config(ExperimentConfig):
+    """Defaults are the `fast` profile; `full` uses the paper's width-1000 MLP at lr 0.1."""
+
+    model: str = "mlp"                        # 'mlp' (2-layer ReLU) or 'sin' (one sin neuron)
+    n: int = 50                               # headline problem: n inputs ...
+    k: int = 3                                # ... of which k are relevant
+    n_values: tuple[int, ...] = (20, 30, 40, 50)   # the scaling grid (must contain n)
+    k_values: tuple[int, ...] = (2, 3)             # (must contain k)
+    n_seeds: int = 4                          # seeds per (n, k)
+    seed: int = 0
+    width: int = 1000                         # MLP hidden units
+    lr: float = 0.05                          # plain SGD
+    batch_size: int = 32
+    max_steps: int = 20000
+    eval_every: int = 50
+    test_size: int = 1024
+    device: str = "auto"
+    threads: int = 0
+
+    PRESETS = {
+        "fast": {},
+        # Barak et al.'s MLP setting on a wider grid, 8 seeds each, lr 0.1.
+        "full": dict(n_values=(20, 30, 40, 50, 60, 80, 100), k_values=(2, 3, 4), n_seeds=8,
+                     lr=0.1, max_steps=200000, test_size=8192, eval_every=100),
+    }
+
+    def check(self) -> None:
+        require(self.model in ("mlp", "sin"), "model", self.model, "'mlp' or 'sin'")
+        require(all(2 <= n <= 4096 for n in self.n_values) and self.n_values, "n_values",
+                self.n_values, "integers from 2 to 4096")
+        require(all(1 <= k <= 8 for k in self.k_values) and self.k_values, "k_values",
+                self.k_values, "integers from 1 to 8")
+        require(max(self.k_values) <= min(self.n_values), "k_values", self.k_values,
+                f"every k at most the smallest n ({min(self.n_values)})")
+        require(self.n in self.n_values, "n", self.n, f"one of n_values {self.n_values}")
+        require(self.k in self.k_values, "k", self.k, f"one of k_values {self.k_values}")
+        require(1 <= self.n_seeds <= 256, "n_seeds", self.n_seeds, "an integer from 1 to 256")
+        require(1 <= self.width <= 100_000, "width", self.width, "an integer from 1 to 100000")
+        require(0 < self.lr <= 10, "lr", self.lr, "a number in (0, 10]")
+        require(1 <= self.batch_size <= 100_000, "batch_size", self.batch_size, "an integer from 1 to 100000")
+        require(1 <= self.max_steps <= 100_000_000, "max_steps", self.max_steps, "an integer from 1 to 10^8")
+        require(1 <= self.eval_every <= self.max_steps, "eval_every", self.eval_every,
+                f"an integer from 1 to max_steps={self.max_steps}")
+        require(100 <= self.test_size <= 1_000_000, "test_size", self.test_size, "an integer from 100 to 10^6")
+        require(self.device == "auto" or self.device.split(":")[0] in ("cpu", "cuda", "mps"),
+                "device", self.device, "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
+        require(self.threads >= 0, "threads", self.threads, "an integer >= 0 (0 = default)")
+
+    def members(self) -> list[dict]:
+        """The headline problem's seeds first, then the rest of the (k, n) grid."""
+        grid = [(self.n, self.k)] + [(n, k) for k in self.k_values for n in self.n_values
+                                     if (n, k) != (self.n, self.k)]
+        return [dict(n=n, k=k, seed=self.seed + s) for n, k in grid for s in range(self.n_seeds)]
+
+
+def hinge(output: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-member mean hinge loss max(0, 1 - y f(x)), shape (E,)."""
+    return torch.relu(1 - y * output).mean(-1)
+
+
+def build_model(config: Config, members: list[dict]) -> torch.nn.Module:
+    seeds, fan_in = [m["seed"] for m in members], [m["n"] for m in members]
+    n_max = max(fan_in)
+    if config.model == "mlp":
+        return TwoLayerMLP(n_max, config.width, seeds, fan_in)
+    return SinNeuron(n_max, seeds, fan_in)
+
+
+def run(config: Config | None = None, use_cache: bool = True) -> Run:
+    """Train (or load from the cache) and measure; see the module docstring."""
+    config = config or Config.preset("auto")
+    device = resolve_device(config.device)
+    require(device.type != "cuda" or torch.cuda.is_available(), "device", config.device,
+            "'auto' or 'cpu' on this machine: CUDA is not available")
+    with cpu_threads(config.threads):
+        return cache.cached_run(NAME, config.to_dict(), device.type,
+                                lambda: _train_and_measure(config, device), use_cache)
+
+
+def _train_and_measure(config: Config, device: torch.device) -> Run:
+    started = time.perf_counter()
+    members = config.members()
+    problems = ParityProblems.make([(m["n"], m["k"], m["seed"]) for m in members], device)
+    model = build_model(config, members).to(device)
+    start_weights = model.input_weights().detach().clone()
+    # One random stream for the whole ensemble: a member's batches depend on the seed and on
+    # the grid (not on other members' training).  The test set is drawn first, then batches.
+    generator = torch.Generator(device=device).manual_seed(config.seed)
+    x_test, y_test = problems.sample(config.test_size, generator)
+
+    def metrics(m):
+        output = m(x_test)
+        return {
+            "test_acc": ((output * y_test) > 0).float().mean(-1),
+            "test_loss": hinge(output, y_test),
+            "parity_correlation": (output * y_test).mean(-1),    # f-hat(S) = E[f(x) chi_S(x)]
+            **coordinate_movement(m.input_weights(), start_weights, problems.support, problems.active),
+        }
+
+    def all_solved(history):
+        return bool((history["test_acc"][-1] >= SOLVED).all())
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr)
+    result = train(model, optimizer, loss_fn=lambda m, batch: hinge(m(batch[0]), batch[1]),
+                   next_batch=lambda step: problems.sample(config.batch_size, generator),
+                   steps=config.max_steps, log_every=config.eval_every, metrics=metrics,
+                   checkpoint_steps=[0], stop=all_solved,
+                   desc=f"sparse parity ({len(members)} models)")
+    seconds = time.perf_counter() - started
+    history = {"step": torch.tensor(result.steps), **result.history,
+               "support": problems.support.cpu()}
+    summary = _summarize(config, members, history, device, seconds)
+    return Run(NAME, config.to_dict(), summary, history, {})
+
+
+def _member_events(steps: np.ndarray, h: dict, i: int) -> dict:
+    acc = h["test_acc"][:, i].numpy()
+    solved = first_crossing(steps, acc, SOLVED)
+    ratio = (h["movement_relevant"][:, i] / h["movement_irrelevant"][:, i].clamp_min(1e-12)).numpy()
+    # The plateau ends where the test error falls below 0.45 for good: a single evaluation
+    # that dips below it and comes back (test-set noise, ~1.6 % at 1024 samples) does not end it.
+    on_plateau_now = (1 - acc) >= PLATEAU_ERROR
+    left_plateau = None
+    if not on_plateau_now[-1]:
+        last_on = np.nonzero(on_plateau_now)[0]
+        left_plateau = float(steps[last_on[-1] + 1]) if len(last_on) else float(steps[0])
+    on_plateau = on_plateau_now & (steps < (left_plateau if left_plateau is not None else np.inf))
+    detected = first_crossing(steps[1:], ratio[1:], 1.5)  # skip step 0: nothing has moved
+    return {
+        "steps_to_solve": None if solved is None else int(solved),
+        # first evaluation at which the relevant inputs' weights have moved 1.5x the irrelevant
+        "ratio_1_5_step": None if detected is None else int(detected),
+        "ratio_lead_over_plateau_end": None if detected is None or left_plateau is None
+        else int(left_plateau - detected),
+        "plateau_end": None if left_plateau is None else int(left_plateau),
+        "plateau_fraction": None if solved is None or left_plateau is None else left_plateau / solved,
+        "final_test_acc": float(acc[-1]),
+        # the largest relevant / irrelevant movement ratio reached while still on the plateau
+        "movement_ratio_on_plateau": float(ratio[on_plateau & (steps > 0)].max())
+        if (on_plateau & (steps > 0)).any() else None,
+    }
+
+
+def _fit_slope(n_values, steps) -> float:
+    return float(np.polyfit(np.log(n_values), np.log(steps), 1)[0])
+
+
+def _scaling(config: Config, members: list[dict], events: list[dict]) -> dict:
+    """Steps-to-solve against n for each k: medians, and log-log slopes per seed and pooled."""
+    out = {}
+    for k in config.k_values:
+        rows = [(m["n"], m["seed"], e["steps_to_solve"]) for m, e in zip(members, events) if m["k"] == k]
+        solved = [(n, s, t) for n, s, t in rows if t is not None]
+        per_n = {n: sorted(t for m, _, t in solved if m == n) for n in config.n_values}
+        per_seed = []
+        for seed in sorted({s for _, s, _ in rows}):
+            points = [(n, t) for n, s, t in solved if s == seed]
+            if len({n for n, _ in points}) >= 2:
+                per_seed.append(_fit_slope(*zip(*points)))
+        pooled = _fit_slope(*zip(*[(n, t) for n, _, t in solved])) if len({n for n, _, _ in solved}) >= 2 else None
+        out[str(k)] = {
+            "n": list(config.n_values),
+            "median_steps": [float(np.median(per_n[n])) if per_n[n] else None for n in config.n_values],
+            "steps": {str(n): per_n[n] for n in config.n_values},
+            "unsolved": len(rows) - len(solved),
+            "slope": pooled,
+            "slope_per_seed": per_seed,
+            "slope_mean": float(np.mean(per_seed)) if per_seed else None,
+            "slope_std": float(np.std(per_seed)) if per_seed else None,
+        }
+    return out
+
+
+def _summarize(config: Config, members, history, device, seconds) -> dict:
+    steps = history["step"].numpy()
+    events = [_member_events(steps, history, i) for i in range(len(members))]
+    head = events[0]
+    acc = history["test_acc"][:, 0].numpy()
+    measures = {name: x50(steps, history[name][:, 0].numpy())
+                for name in ("movement_relevant", "movement_max", "parity_correlation")}
+    relevant = history["movement_relevant"][:, 0].numpy()
+    measures["movement_relevant_log"] = x50(steps[1:], np.log(relevant[1:].clip(1e-12)))
+    measures["movement_ratio"] = x50(steps, (relevant / history["movement_irrelevant"][:, 0]
+                                             .numpy().clip(1e-12)))
+    acc_x50 = x50(steps, acc)
+    scaling = _scaling(config, members, events)
+    k_sorted = sorted(config.k_values)
+    k_ratio = {}
+    if len(k_sorted) >= 2:
+        low, high = k_sorted[0], k_sorted[-1]
+        for n, lo, hi in zip(config.n_values, scaling[str(low)]["median_steps"], scaling[str(high)]["median_steps"]):
+            k_ratio[str(n)] = None if lo is None or hi is None else hi / lo
+    headline_seeds = [dict(seed=m["seed"], **e) for m, e in zip(members, events)
+                      if (m["n"], m["k"]) == (config.n, config.k)]
+    return {
+        **head,
+        "n": config.n, "k": config.k,
+        "seeds": headline_seeds,
+        "x50_test_acc": acc_x50,
+        "x50": measures,
+        "lag": {name: acc_x50 - value for name, value in measures.items()},
+        "scaling": scaling,
+        "k_ratio": {"k_low": k_sorted[0], "k_high": k_sorted[-1], "by_n": k_ratio},
+        "steps_trained": int(steps[-1]),
+        "members": members,
+        "n_models": len(members),
+        "seconds": round(seconds, 2),
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "config": config.to_dict(),
+    }
+
+
+# --- figures (used by the chapter) ------------------------------------------------------
+
+def plot_hidden_progress(run: Run, title: str = ""):
+    """Test error of the headline seeds above; below, how far the weights of the relevant
+    and irrelevant inputs have moved (bold: first seed), and the raw ||W - W0||_inf."""
+    import matplotlib.pyplot as plt
+
+    from emergence.plotting import COLORS, mark
+
+    h, s = run.history, run.summary
+    step = h["step"].numpy()
+    heads = [i for i, m in enumerate(s["members"]) if (m["n"], m["k"]) == (s["n"], s["k"])]
+    fig, (err_ax, move_ax) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
+    for rank, i in enumerate(heads):
+        width, alpha = (2.0, 1.0) if rank == 0 else (1.0, 0.35)
+        label = (lambda text: text) if rank == 0 else (lambda text: None)
+        err_ax.plot(step, 1 - h["test_acc"][:, i], color=COLORS["task"], lw=width, alpha=alpha,
+                    label=label("test error"))
+        err_ax.plot(step, h["test_loss"][:, i], color=COLORS["train"], lw=width, alpha=alpha,
+                    label=label("test hinge loss"))
+        move_ax.plot(step, h["movement_relevant"][:, i], color=COLORS["measure"], lw=width, alpha=alpha,
+                     label=label("relevant inputs (mean over S)"))
+        move_ax.plot(step, h["movement_irrelevant"][:, i], color=COLORS["grey"], lw=width, alpha=alpha,
+                     label=label("irrelevant inputs (mean)"))
+    move_ax.plot(step, h["movement_max"][:, heads[0]], color=COLORS["red"], lw=1, ls="--",
+                 label="raw ||W - W0||_inf (all inputs)")
+    first = s["seeds"][0]
+    for ax in (err_ax, move_ax):
+        mark(ax, first["ratio_1_5_step"], "relevant = 1.5 x irrelevant", color=COLORS["measure"])
+        mark(ax, first["plateau_end"], "plateau ends", color=COLORS["task"])
+    err_ax.axhline(PLATEAU_ERROR, color=COLORS["grey"], lw=0.8)
+    err_ax.set_ylabel("test error / loss")
+    move_ax.set_ylabel("max_j |W[i, j] - W0[i, j]|")
+    move_ax.set_yscale("log")
+    move_ax.set_xlabel("SGD step (one fresh batch each)")
+    err_ax.legend(loc="lower left")
+    move_ax.legend(loc="upper left", fontsize=8)
+    err_ax.set_title(title or f"(n, k) = ({s['n']}, {s['k']}), {len(heads)} seeds (bold: seed {first['seed']})")
+    return fig
+
+
+def plot_scaling(run: Run):
+    """Steps to solve against n, log-log, every seed shown, one fitted line per k; and what
+    blind search over all 2^n labelings of the inputs would cost, for scale."""
+    import matplotlib.pyplot as plt
+
+    s = run.summary
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    colors = plt.cm.viridis(np.linspace(0.1, 0.85, len(s["scaling"])))
+    for color, (k, row) in zip(colors, s["scaling"].items()):
+        for n, values in row["steps"].items():
+            ax.scatter([int(n)] * len(values), values, color=color, s=14, alpha=0.7)
+        ns = np.array([n for n, m in zip(row["n"], row["median_steps"]) if m is not None], dtype=float)
+        medians = np.array([m for m in row["median_steps"] if m is not None])
+        if row["slope"] is not None and len(ns) >= 2:
+            intercept = np.mean(np.log(medians) - row["slope"] * np.log(ns))
+            ax.plot(ns, np.exp(intercept) * ns ** row["slope"], color=color, lw=2,
+                    label=f"k = {k}: slope {row['slope_mean']:.2f} ± {row['slope_std']:.2f} (per seed)")
+    ns = np.array(sorted({n for row in s["scaling"].values() for n in row["n"]}), dtype=float)
+    blind = 2.0 ** ns
+    first_median = next(iter(s["scaling"].values()))["median_steps"][0] or 1
+    ax.plot(ns, blind * first_median / blind[0], color="#7f7f7f", ls="--", label="2^n (blind search), scaled")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_ylim(top=1e3 * max(max(v for v in row["median_steps"] if v) for row in s["scaling"].values()))
+    ax.set_xlabel("n (input bits)")
+    ax.set_ylabel("SGD steps to 99 % test accuracy")
+    ax.legend(fontsize=8, loc="upper left")
+    return fig
