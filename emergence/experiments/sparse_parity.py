@@ -45,7 +45,7 @@ class Config(ExperimentConfig):
     lr: float = 0.05                          # plain SGD
     batch_size: int = 32
     max_steps: int = 20000
-    eval_every: int = 50
+    eval_every: int = 25
     test_size: int = 1024
     device: str = "auto"
     threads: int = 0
@@ -72,8 +72,8 @@ class Config(ExperimentConfig):
         require(0 < self.lr <= 10, "lr", self.lr, "a number in (0, 10]")
         require(1 <= self.batch_size <= 100_000, "batch_size", self.batch_size, "an integer from 1 to 100000")
         require(1 <= self.max_steps <= 100_000_000, "max_steps", self.max_steps, "an integer from 1 to 10^8")
-        require(1 <= self.eval_every <= self.max_steps, "eval_every", self.eval_every,
-                f"an integer from 1 to max_steps={self.max_steps}")
+        require(1 <= self.eval_every and 2 * self.eval_every <= self.max_steps, "eval_every",
+                self.eval_every, f"an integer from 1 to max_steps / 2 = {self.max_steps // 2}")
         require(100 <= self.test_size <= 1_000_000, "test_size", self.test_size, "an integer from 100 to 10^6")
         require(self.device == "auto" or self.device.split(":")[0] in ("cpu", "cuda", "mps"),
                 "device", self.device, "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
@@ -150,27 +150,31 @@ def _member_events(steps: np.ndarray, h: dict, i: int) -> dict:
     acc = h["test_acc"][:, i].numpy()
     solved = first_crossing(steps, acc, SOLVED)
     ratio = (h["movement_relevant"][:, i] / h["movement_irrelevant"][:, i].clamp_min(1e-12)).numpy()
-    # The plateau ends where the test error falls below 0.45 for good: a single evaluation
-    # that dips below it and comes back (test-set noise, ~1.6 % at 1024 samples) does not end it.
-    on_plateau_now = (1 - acc) >= PLATEAU_ERROR
-    left_plateau = None
-    if not on_plateau_now[-1]:
-        last_on = np.nonzero(on_plateau_now)[0]
-        left_plateau = float(steps[last_on[-1] + 1]) if len(last_on) else float(steps[0])
-    on_plateau = on_plateau_now & (steps < (left_plateau if left_plateau is not None else np.inf))
-    detected = first_crossing(steps[1:], ratio[1:], 1.5)  # skip step 0: nothing has moved
+    # The plateau lasts until the LAST evaluation with test error >= 0.45 before the error
+    # falls below it for good: an evaluation that dips below and comes back (test-set noise,
+    # ~1.6 % at 1024 samples) does not end it.  None while the run is still on it.
+    on_plateau = (1 - acc) >= PLATEAU_ERROR
+    plateau_end = None
+    if not on_plateau[-1] and on_plateau.any():
+        plateau_end = float(steps[np.nonzero(on_plateau)[0][-1]])
+    plateau = (steps > 0) & on_plateau & (steps <= (plateau_end if plateau_end is not None else np.inf))
+    detected = first_crossing(steps[1:], ratio[1:], 1.5) if len(steps) > 2 else None
+    # Where the raw ||W - W0||_inf sits (on a relevant input or not), per half of the plateau.
+    top_relevant = h["movement_max_is_relevant"][:, i].numpy()
+    halves = np.array_split(np.nonzero(plateau)[0], 2)
     return {
         "steps_to_solve": None if solved is None else int(solved),
-        # first evaluation at which the relevant inputs' weights have moved 1.5x the irrelevant
-        "ratio_1_5_step": None if detected is None else int(detected),
-        "ratio_lead_over_plateau_end": None if detected is None or left_plateau is None
-        else int(left_plateau - detected),
-        "plateau_end": None if left_plateau is None else int(left_plateau),
-        "plateau_fraction": None if solved is None or left_plateau is None else left_plateau / solved,
+        "plateau_end": None if plateau_end is None else int(plateau_end),
+        "plateau_fraction": None if solved is None or plateau_end is None else plateau_end / solved,
         "final_test_acc": float(acc[-1]),
         # the largest relevant / irrelevant movement ratio reached while still on the plateau
-        "movement_ratio_on_plateau": float(ratio[on_plateau & (steps > 0)].max())
-        if (on_plateau & (steps > 0)).any() else None,
+        "movement_ratio_on_plateau": float(ratio[plateau].max()) if plateau.any() else None,
+        # first evaluation at which the relevant inputs' weights have moved 1.5x the irrelevant
+        "ratio_1_5_step": None if detected is None else int(detected),
+        "ratio_lead_over_plateau_end": None if detected is None or plateau_end is None
+        else int(plateau_end - detected),
+        "max_on_relevant_first_half": float(top_relevant[halves[0]].mean()) if len(halves[0]) else None,
+        "max_on_relevant_second_half": float(top_relevant[halves[1]].mean()) if len(halves[1]) else None,
     }
 
 
@@ -179,28 +183,43 @@ def _fit_slope(n_values, steps) -> float:
 
 
 def _scaling(config: Config, members: list[dict], events: list[dict]) -> dict:
-    """Steps-to-solve against n for each k: medians, and log-log slopes per seed and pooled."""
+    """Steps-to-solve against n for each k: medians, a pooled log-log slope, and its spread
+    over 1000 bootstrap resamples of the runs at each n."""
     out = {}
+    rng = np.random.default_rng(0)
     for k in config.k_values:
-        rows = [(m["n"], m["seed"], e["steps_to_solve"]) for m, e in zip(members, events) if m["k"] == k]
-        solved = [(n, s, t) for n, s, t in rows if t is not None]
-        per_n = {n: sorted(t for m, _, t in solved if m == n) for n in config.n_values}
-        per_seed = []
-        for seed in sorted({s for _, s, _ in rows}):
-            points = [(n, t) for n, s, t in solved if s == seed]
-            if len({n for n, _ in points}) >= 2:
-                per_seed.append(_fit_slope(*zip(*points)))
-        pooled = _fit_slope(*zip(*[(n, t) for n, _, t in solved])) if len({n for n, _, _ in solved}) >= 2 else None
+        per_n = {n: sorted(e["steps_to_solve"] for m, e in zip(members, events)
+                           if m["k"] == k and m["n"] == n and e["steps_to_solve"] is not None)
+                 for n in config.n_values}
+        unsolved = {n: sum(1 for m, e in zip(members, events)
+                           if m["k"] == k and m["n"] == n and e["steps_to_solve"] is None)
+                    for n in config.n_values}
+        fit_n = [n for n in config.n_values if per_n[n]]
+        slope = spread = None
+        if len(fit_n) >= 2:
+            xs = [n for n in fit_n for _ in per_n[n]]
+            slope = _fit_slope(xs, [t for n in fit_n for t in per_n[n]])
+            boot = [_fit_slope(xs, [t for n in fit_n for t in rng.choice(per_n[n], len(per_n[n]))])
+                    for _ in range(1000)]
+            spread = float(np.std(boot, ddof=1))
         out[str(k)] = {
             "n": list(config.n_values),
             "median_steps": [float(np.median(per_n[n])) if per_n[n] else None for n in config.n_values],
             "steps": {str(n): per_n[n] for n in config.n_values},
-            "unsolved": len(rows) - len(solved),
-            "slope": pooled,
-            "slope_per_seed": per_seed,
-            "slope_mean": float(np.mean(per_seed)) if per_seed else None,
-            "slope_std": float(np.std(per_seed)) if per_seed else None,
+            "unsolved": {str(n): unsolved[n] for n in config.n_values},
+            "slope": slope,
+            "slope_std": spread,   # bootstrap standard deviation
         }
+    return out
+
+
+def _k_ratios(config: Config, scaling: dict) -> dict:
+    """Median steps at each k over median steps at the next smaller k, at each n."""
+    ks = sorted(config.k_values)
+    out = {}
+    for low, high in zip(ks, ks[1:]):
+        pairs = zip(config.n_values, scaling[str(low)]["median_steps"], scaling[str(high)]["median_steps"])
+        out[f"{high}/{low}"] = {str(n): None if lo is None or hi is None else hi / lo for n, lo, hi in pairs}
     return out
 
 
@@ -212,17 +231,11 @@ def _summarize(config: Config, members, history, device, seconds) -> dict:
     measures = {name: x50(steps, history[name][:, 0].numpy())
                 for name in ("movement_relevant", "movement_max", "parity_correlation")}
     relevant = history["movement_relevant"][:, 0].numpy()
-    measures["movement_relevant_log"] = x50(steps[1:], np.log(relevant[1:].clip(1e-12)))
-    measures["movement_ratio"] = x50(steps, (relevant / history["movement_irrelevant"][:, 0]
-                                             .numpy().clip(1e-12)))
+    if len(steps) > 2:
+        measures["movement_relevant_log"] = x50(steps[1:], np.log(relevant[1:].clip(1e-12)))
+    measures["movement_ratio"] = x50(steps, relevant / history["movement_irrelevant"][:, 0].numpy().clip(1e-12))
     acc_x50 = x50(steps, acc)
     scaling = _scaling(config, members, events)
-    k_sorted = sorted(config.k_values)
-    k_ratio = {}
-    if len(k_sorted) >= 2:
-        low, high = k_sorted[0], k_sorted[-1]
-        for n, lo, hi in zip(config.n_values, scaling[str(low)]["median_steps"], scaling[str(high)]["median_steps"]):
-            k_ratio[str(n)] = None if lo is None or hi is None else hi / lo
     headline_seeds = [dict(seed=m["seed"], **e) for m, e in zip(members, events)
                       if (m["n"], m["k"]) == (config.n, config.k)]
     return {
@@ -233,7 +246,7 @@ def _summarize(config: Config, members, history, device, seconds) -> dict:
         "x50": measures,
         "lag": {name: acc_x50 - value for name, value in measures.items()},
         "scaling": scaling,
-        "k_ratio": {"k_low": k_sorted[0], "k_high": k_sorted[-1], "by_n": k_ratio},
+        "k_ratio": _k_ratios(config, scaling),
         "steps_trained": int(steps[-1]),
         "members": members,
         "n_models": len(members),
@@ -286,29 +299,39 @@ def plot_hidden_progress(run: Run, title: str = ""):
 
 
 def plot_scaling(run: Run):
-    """Steps to solve against n, log-log, every seed shown, one fitted line per k; and what
-    blind search over all 2^n labelings of the inputs would cost, for scale."""
+    """Steps to solve against n, log-log, every run shown (unsolved ones as open triangles at
+    the step budget: lower bounds), one fitted line per k; and 2^n for scale."""
     import matplotlib.pyplot as plt
 
     s = run.summary
+    budget = s["config"]["max_steps"]
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     colors = plt.cm.viridis(np.linspace(0.1, 0.85, len(s["scaling"])))
     for color, (k, row) in zip(colors, s["scaling"].items()):
         for n, values in row["steps"].items():
             ax.scatter([int(n)] * len(values), values, color=color, s=14, alpha=0.7)
-        ns = np.array([n for n, m in zip(row["n"], row["median_steps"]) if m is not None], dtype=float)
-        medians = np.array([m for m in row["median_steps"] if m is not None])
-        if row["slope"] is not None and len(ns) >= 2:
+            if row["unsolved"][n]:
+                ax.scatter([int(n)] * row["unsolved"][n], [budget] * row["unsolved"][n],
+                           facecolors="none", edgecolors=color, marker="^", s=30)
+        solved = [(n, m) for n, m in zip(row["n"], row["median_steps"]) if m is not None]
+        label = f"k = {k}: no fit (solved at < 2 values of n)"
+        if row["slope"] is not None:
+            ns, medians = (np.array(v, dtype=float) for v in zip(*solved))
             intercept = np.mean(np.log(medians) - row["slope"] * np.log(ns))
-            ax.plot(ns, np.exp(intercept) * ns ** row["slope"], color=color, lw=2,
-                    label=f"k = {k}: slope {row['slope_mean']:.2f} ± {row['slope_std']:.2f} (per seed)")
+            label = f"k = {k}: slope {row['slope']:.2f} ± {row['slope_std']:.2f} (bootstrap)"
+            ax.plot(ns, np.exp(intercept) * ns ** row["slope"], color=color, lw=2, label=label)
+        else:
+            ax.plot([], [], color=color, label=label)
     ns = np.array(sorted({n for row in s["scaling"].values() for n in row["n"]}), dtype=float)
-    blind = 2.0 ** ns
-    first_median = next(iter(s["scaling"].values()))["median_steps"][0] or 1
-    ax.plot(ns, blind * first_median / blind[0], color="#7f7f7f", ls="--", label="2^n (blind search), scaled")
+    medians = [m for row in s["scaling"].values() for m in row["median_steps"] if m is not None]
+    if medians:
+        blind = 2.0 ** ns
+        ax.plot(ns, blind * min(medians) / blind[0], color="#7f7f7f", ls="--",
+                label="2^n (the slide's random-search scale), scaled")
+        ax.set_ylim(0.5 * min(medians), 1e3 * max(max(medians), budget if any(
+            sum(r["unsolved"].values()) for r in s["scaling"].values()) else 0))
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_ylim(top=1e3 * max(max(v for v in row["median_steps"] if v) for row in s["scaling"].values()))
     ax.set_xlabel("n (input bits)")
     ax.set_ylabel("SGD steps to 99 % test accuracy")
     ax.legend(fontsize=8, loc="upper left")

@@ -42,9 +42,3 @@ class EnsembleModule(nn.Module):
         """The weights of one member, without the ensemble dimension."""
         return {name: p.detach()[index].clone() for name, p in self.named_parameters()}
 
-
-def stack_uniform(generators: list[torch.Generator], shape: tuple[int, ...],
-                  bounds: list[float]) -> nn.Parameter:
-    """A parameter (E, *shape), member e drawn U(-bounds[e], bounds[e]) from its own generator."""
-    members = [(torch.rand(shape, generator=g) * 2 - 1) * b for g, b in zip(generators, bounds)]
-    return nn.Parameter(torch.stack(members))

@@ -41,28 +41,33 @@ class ModularMLP(EnsembleModule):
         return torch.cat([self.embed_a, self.embed_b], dim=2).detach()
 
 
+def _padded_uniform(generator: torch.Generator, rows: int, rows_max: int, cols: tuple[int, ...],
+                    bound: float) -> torch.Tensor:
+    """U(-bound, bound) of shape (rows, *cols), zero-padded to rows_max rows."""
+    out = torch.zeros(rows_max, *cols)
+    out[:rows] = (torch.rand(rows, *cols, generator=generator) * 2 - 1) * bound
+    return out
+
+
 class TwoLayerMLP(EnsembleModule):
     """f(x) = W2 relu(W1 x + b1) + b2 with one output, for E members (Barak et al.'s MLP).
 
-    `fan_in[e]` is member e's true input size: its inputs beyond that are zero padding, and
-    its weights get PyTorch's default nn.Linear init U(+-1/sqrt(fan_in)) on the real inputs
-    (zero on the padding, which no gradient ever reaches).  `W1` is (E, n_max, width): row i
-    holds everything input i feeds into the hidden layer.
+    `fan_in[e]` is member e's true input size: its inputs beyond that are zero padding.  Each
+    member is drawn exactly as a standalone `TwoLayerMLP(fan_in[e], width, [seed])` would be
+    (PyTorch's default nn.Linear init, U(+-1/sqrt(fan_in))), then its `W1` is padded with zero
+    rows, which no gradient ever reaches.  `W1` is (E, n_max, width): row i holds everything
+    input i feeds into the hidden layer.
     """
 
     def __init__(self, n_max: int, width: int, seeds: list[int], fan_in: list[int]):
         super().__init__(seeds)
-        from emergence.models.ensemble import stack_uniform
-
-        g = self._generators
-        in_bounds = [1 / f ** 0.5 for f in fan_in]
-        self.W1 = stack_uniform(g, (n_max, width), in_bounds)
-        with torch.no_grad():
-            for e, f in enumerate(fan_in):
-                self.W1[e, f:] = 0
-        self.b1 = stack_uniform(g, (width,), in_bounds)
-        self.W2 = stack_uniform(g, (width, 1), [1 / width ** 0.5] * len(seeds))
-        self.b2 = stack_uniform(g, (1,), [1 / width ** 0.5] * len(seeds))
+        W1, b1, W2, b2 = [], [], [], []
+        for g, f in zip(self._generators, fan_in):
+            W1.append(_padded_uniform(g, f, n_max, (width,), 1 / f ** 0.5))
+            b1.append(_padded_uniform(g, width, width, (), 1 / f ** 0.5))
+            W2.append(_padded_uniform(g, width, width, (1,), 1 / width ** 0.5))
+            b2.append(_padded_uniform(g, 1, 1, (), 1 / width ** 0.5))
+        self.W1, self.b1, self.W2, self.b2 = (torch.nn.Parameter(torch.stack(t)) for t in (W1, b1, W2, b2))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         hidden = torch.relu(torch.baddbmm(self.b1[:, None, :], x, self.W1))
@@ -76,17 +81,13 @@ class TwoLayerMLP(EnsembleModule):
 class SinNeuron(EnsembleModule):
     """f(x) = sin(w . x + b), the single neuron of the Barak et al. slide; w ~ U(+-1/sqrt(n)), b = 0.
 
-    With k odd, w = -(pi/2) 1_S and b = 0 compute the parity of S exactly.
+    For odd k, w = (-1)^((k-1)/2) (pi/2) 1_S and b = 0 compute the parity of S exactly.
     """
 
     def __init__(self, n_max: int, seeds: list[int], fan_in: list[int]):
         super().__init__(seeds)
-        from emergence.models.ensemble import stack_uniform
-
-        self.w = stack_uniform(self._generators, (n_max,), [1 / f ** 0.5 for f in fan_in])
-        with torch.no_grad():
-            for e, f in enumerate(fan_in):
-                self.w[e, f:] = 0
+        self.w = torch.nn.Parameter(torch.stack([_padded_uniform(g, f, n_max, (), 1 / f ** 0.5)
+                                                 for g, f in zip(self._generators, fan_in)]))
         self.b = self._zeros(())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
