@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -67,12 +68,10 @@ def run_key(name: str, config: dict, device_type: str) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def _tensor_bytes(obj) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getvalue()
 
 
 def save(run: Run, key: str, root: Path | None = None) -> Path:
@@ -82,11 +81,13 @@ def save(run: Run, key: str, root: Path | None = None) -> Path:
     final = root / key
     tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=root))
     try:
-        (tmp / "run.json").write_text(json.dumps(
-            {"name": run.name, "config": run.config, "summary": run.summary}, indent=1))
-        torch.save(run.history, tmp / "history.pt")
-        torch.save(run.checkpoints, tmp / "checkpoints.pt")
-        manifest = {"key": key, "files": {f: _sha256(tmp / f) for f in FILES}}
+        data = {"run.json": json.dumps({"name": run.name, "config": run.config,
+                                        "summary": run.summary}, indent=1).encode(),
+                "history.pt": _tensor_bytes(run.history),
+                "checkpoints.pt": _tensor_bytes(run.checkpoints)}
+        for f, content in data.items():
+            (tmp / f).write_bytes(content)
+        manifest = {"key": key, "files": {f: hashlib.sha256(c).hexdigest() for f, c in data.items()}}
         (tmp / "manifest.json").write_text(json.dumps(manifest))
         try:
             os.replace(tmp, final)
@@ -113,12 +114,13 @@ def load(key: str, name: str, root: Path | None = None) -> Run | None:
         manifest = json.loads((folder / "manifest.json").read_text())
         if manifest.get("key") != key:
             raise CacheEntryError(f"it belongs to key {manifest.get('key')!r}, not {key!r}")
-        for f in FILES:
-            if _sha256(folder / f) != manifest["files"][f]:
+        data = {f: (folder / f).read_bytes() for f in FILES}   # read once: hashed, then parsed
+        for f, content in data.items():
+            if hashlib.sha256(content).hexdigest() != manifest["files"][f]:
                 raise CacheEntryError(f"{f} does not match its checksum")
-        meta = json.loads((folder / "run.json").read_text())
-        history = torch.load(folder / "history.pt", map_location="cpu", weights_only=True)
-        checkpoints = torch.load(folder / "checkpoints.pt", map_location="cpu", weights_only=True)
+        meta = json.loads(data["run.json"])
+        history, checkpoints = (torch.load(io.BytesIO(data[f]), map_location="cpu", weights_only=True)
+                                for f in ("history.pt", "checkpoints.pt"))
     except CacheEntryError:
         raise
     except Exception as err:  # missing file, bad JSON, unreadable tensors

@@ -9,7 +9,8 @@
 * metrics are evaluated every `log_every` steps and kept on the device; the host waits for
   the device only at those logging steps (progress bar, divergence check), never between;
 * checkpoints (CPU copies of the weights) at chosen steps;
-* `stop(history)` may end training early; it is asked only at logging steps.
+* `stop(latest)` may end training early; it is asked at logging steps, with the values
+  just logged (name -> (E,) tensor).
 """
 
 from __future__ import annotations
@@ -58,14 +59,6 @@ def progress_enabled(progress: bool = True) -> bool:
     return progress and os.environ.get("EMERGENCE_PROGRESS", "1") not in ("0", "false", "no")
 
 
-def log_spaced_steps(last: int, count: int, first: int = 1) -> list[int]:
-    """About `count` distinct integer steps from `first` to `last`, evenly spaced in log."""
-    import numpy as np
-
-    steps = np.unique(np.geomspace(first, last, count).round().astype(int))
-    return [int(s) for s in steps]
-
-
 @dataclass
 class TrainResult:
     steps: list[int]                                   # the steps at which metrics were logged
@@ -82,11 +75,10 @@ def decoupled_weight_decay(optimizer: torch.optim.Optimizer, weight_decay: torch
     """
     with torch.no_grad():
         for group in optimizer.param_groups:
+            factor = 1 - group["lr"] * weight_decay  # once per group, not per parameter
             for p in group["params"]:
-                if p.grad is None:
-                    continue
-                factor = (1 - group["lr"] * weight_decay.double()).to(p.dtype)
-                p.mul_(factor.view(-1, *([1] * (p.dim() - 1))))
+                if p.grad is not None:
+                    p.mul_(factor.to(p.dtype).view(-1, *([1] * (p.dim() - 1))))
 
 
 def checkpoint(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -122,7 +114,7 @@ def train(model: nn.Module, optimizer: torch.optim.Optimizer,
     checkpoints: dict[int, dict[str, torch.Tensor]] = {}
     last_loss: torch.Tensor | None = None
 
-    def log(step: int) -> None:
+    def log(step: int) -> dict[str, torch.Tensor]:
         model.eval()
         with torch.no_grad():
             values = dict(metrics(model)) if metrics else {}
@@ -136,6 +128,7 @@ def train(model: nn.Module, optimizer: torch.optim.Optimizer,
         for name, value in values.items():
             logged.setdefault(name, []).append(value.detach().float().reshape(-1))
         logged_steps.append(step)
+        return values
 
     def history() -> dict[str, torch.Tensor]:
         return {name: torch.stack(vals).cpu() for name, vals in logged.items()
@@ -162,9 +155,9 @@ def train(model: nn.Module, optimizer: torch.optim.Optimizer,
             if step in keep:
                 checkpoints[step] = checkpoint(model)
             if step % log_every == 0 or step == steps:
-                log(step)
+                latest = log(step)
                 bar.update(step - bar.n)
-                if stop is not None and stop(history()):
+                if stop is not None and stop(latest):
                     stopped = step < steps
                     if stopped and step not in checkpoints:
                         checkpoints[step] = checkpoint(model)

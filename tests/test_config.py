@@ -24,6 +24,8 @@ def test_profiles_and_overrides(monkeypatch):
     (dict(n_heads=3), "n_heads=3"),
     (dict(device="tpu"), "device='tpu'"),
     (dict(lr=0), "lr=0"),
+    (dict(sweep_weight_decays="0, x"), "sweep_weight_decays='0, x'"),
+    (dict(threads=-1), "threads=-1"),
     (dict(colour="red"), "unknown setting 'colour'"),
 ])
 def test_bad_settings_name_the_setting(overrides, named):
@@ -43,3 +45,22 @@ def test_members_layout():
     config = Config.preset("fast", seed=10, n_seeds=2, weight_decay=1.0, sweep_weight_decays=(0.0, 1.0))
     assert [(m["seed"], m["weight_decay"], m["role"]) for m in config.members()] == [
         (10, 1.0, "headline"), (11, 1.0, "headline"), (10, 0.0, "sweep")]
+
+
+def test_tuple_elements_are_converted_exactly():
+    from emergence.experiments import sparse_parity
+
+    with pytest.raises(ConfigError, match="n_values"):
+        sparse_parity.Config.preset("fast", n_values=(20.5, 50))
+    assert sparse_parity.Config.preset("fast", n_values="20, 50").n_values == (20, 50)
+    assert sparse_parity.Config.preset("fast", n_values=(20, 50.0)).n_values == (20, 50)
+
+
+def test_a_missing_accelerator_is_a_clear_error(monkeypatch):
+    import torch
+
+    from emergence.experiments import sparse_parity
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ConfigError, match="device='cuda' is not allowed.*CUDA is not available"):
+        sparse_parity.run(sparse_parity.Config.preset("fast", device="cuda"))

@@ -3,7 +3,7 @@ import torch
 
 from emergence.models import ModularMLP
 from emergence.tasks.modular import modular_addition, one_hot_pairs
-from emergence.train import decoupled_weight_decay, log_spaced_steps, train
+from emergence.train import decoupled_weight_decay, train
 
 P = 7
 
@@ -66,7 +66,7 @@ def test_logging_checkpoints_and_early_stop():
     assert sorted(result.checkpoints) == [0, 7, 35]
     assert result.history["loss"].shape == (5, 1)
     assert not torch.equal(result.checkpoints[0]["unembed"], result.checkpoints[35]["unembed"])
-    _, stopped = fit([0], [0.0], steps=100, stop=lambda h: h["loss"][-1].max() < 10)
+    _, stopped = fit([0], [0.0], steps=100, stop=lambda latest: latest["loss"].max() < 10)
     assert stopped.stopped_early and stopped.steps == [0, 10]
 
 
@@ -76,11 +76,6 @@ def test_divergence_is_reported():
     opt = torch.optim.SGD(model.parameters(), lr=1e6)
     with pytest.raises(FloatingPointError, match="learning rate"):
         train(model, opt, ce, lambda s: (x, y), steps=20, log_every=5, progress=False)
-
-
-def test_log_spaced_steps():
-    steps = log_spaced_steps(1000, 20)
-    assert steps[0] == 1 and steps[-1] == 1000 and steps == sorted(set(steps))
 
 
 def test_cpu_threads_is_scoped():

@@ -6,7 +6,7 @@ import dataclasses
 import os
 import typing
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import torch
 
@@ -36,11 +36,18 @@ def require(ok: bool, name: str, value: Any, allowed: str) -> None:
 @dataclass(frozen=True)
 class ExperimentConfig:
     """Base of every experiment's Config.  The field defaults are the `fast` profile;
-    `PRESETS["full"]` lists what the `full` profile changes.  Subclasses implement `check`."""
+    `PRESETS["full"]` lists what the `full` profile changes.  Subclasses add their fields and
+    implement `check`; the two settings every experiment has live here."""
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"fast": {}, "full": {}}
 
+    device: str = "auto"                # 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'
+    threads: int = 0                    # CPU threads; 0 = PyTorch's default
+
     def __post_init__(self):
+        require(self.device == "auto" or self.device.split(":")[0] in ("cpu", "cuda", "mps"),
+                "device", self.device, "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
+        require(self.threads >= 0, "threads", self.threads, "an integer >= 0 (0 = default)")
         self.check()
 
     def check(self) -> None:  # overridden: raise ConfigError for any bad value
@@ -64,37 +71,53 @@ class ExperimentConfig:
 
     @classmethod
     def _coerce(cls, name: str, value: Any) -> Any:
-        """Turn a value into the field's type: '97' -> 97 for an int, [1, 2] -> (1, 2) for a tuple."""
+        """Turn a value into the field's type: '97' -> 97 for an int, '0, 1' -> (0.0, 1.0) for a
+        tuple of floats; anything that does not convert exactly is a ConfigError."""
         hint = typing.get_type_hints(cls)[name]
-        origin = typing.get_origin(hint) or hint
+        is_tuple = typing.get_origin(hint) is tuple
+        kind = typing.get_args(hint)[0] if is_tuple else hint
         try:
-            if origin is bool:
-                if isinstance(value, str):
-                    lowered = value.strip().lower()
-                    if lowered not in ("true", "false", "1", "0", "yes", "no"):
-                        raise ValueError(value)
-                    return lowered in ("true", "1", "yes")
-                if value not in (True, False, 0, 1):
-                    raise ValueError(value)
-                return bool(value)
-            if origin is tuple:
-                (inner, *_) = typing.get_args(hint) or (float,)
-                if isinstance(value, str):
-                    value = [v for v in value.strip("()[] ").split(",") if v.strip()]
-                return tuple(inner(v) for v in value)
-            if origin is int:
-                if isinstance(value, float) and not value.is_integer():
-                    raise ValueError(value)
-                return int(value)
-            if origin is float:
-                return float(value)
-            return str(value) if origin is str else value
+            if not is_tuple:
+                return _convert(kind, value)
+            items = value.strip("()[] ").split(",") if isinstance(value, str) else value
+            return tuple(_convert(kind, v) for v in items if not (isinstance(v, str) and not v.strip()))
         except (TypeError, ValueError):
-            raise ConfigError(f"{name}={value!r} is not allowed: expected {getattr(hint, '__name__', hint)}"
-                              ) from None
+            expected = f"a comma-separated list of {kind.__name__}s" if is_tuple else f"a {kind.__name__}"
+            raise ConfigError(f"{name}={value!r} is not allowed: expected {expected}") from None
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
+
+
+def _convert(kind: type, value: Any) -> Any:
+    """One scalar to bool, int, float or str; ValueError if it would lose information."""
+    if kind is bool:
+        text = str(value).strip().lower()
+        if text not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError(value)
+        return text in ("true", "1", "yes")
+    if kind is int:
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError(value)
+        return int(value)
+    return kind(value) if kind in (float, str) else value
+
+
+def execute(name: str, config: ExperimentConfig, compute: Callable[[torch.device], "Run"],
+            use_cache: bool = True) -> "Run":
+    """What every experiment's `run` does: pick the device (failing clearly if the requested
+    one is absent), use the configured CPU threads, and return the cached run or compute it."""
+    from emergence import cache
+    from emergence.train import cpu_threads, resolve_device
+
+    device = resolve_device(config.device)
+    require(device.type != "cuda" or torch.cuda.is_available(), "device", config.device,
+            "'auto' or 'cpu' on this machine: CUDA is not available")
+    require(device.type != "mps" or torch.backends.mps.is_available(), "device", config.device,
+            "'auto' or 'cpu' on this machine: MPS is not available")
+    with cpu_threads(config.threads):  # inside, so the cache key sees the thread count used
+        return cache.cached_run(name, config.to_dict(), device.type, lambda: compute(device),
+                                use_cache)
 
 
 @dataclass

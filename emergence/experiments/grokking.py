@@ -17,14 +17,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from emergence import cache
-from emergence.experiments.base import ExperimentConfig, Run, require, resolve_profile  # noqa: F401
+from emergence.experiments.base import ExperimentConfig, Run, execute, require
 from emergence.measures import (first_crossing, frequency_norms, gini, key_frequencies,
                                 neuron_frequency_concentration, restricted_and_excluded_loss,
                                 weight_norm, x50)
 from emergence.models import ModularMLP, Transformer, TransformerConfig
 from emergence.tasks.modular import ModularData, is_prime, modular_addition, one_hot_pairs, pair_tokens
-from emergence.train import cpu_threads, resolve_device, train
+from emergence.train import train
 
 NAME = "grokking"
 MEMORIZED, GROKKED = 0.99, 0.95   # train / test accuracy that define E_mem and E_grok
@@ -55,8 +54,6 @@ class Config(ExperimentConfig):
     epochs: int = 3000                  # full-batch steps
     log_every: int = 20                 # epochs between metric logs
     checkpoint_every: int = 50          # epochs between saved checkpoints (first seed only)
-    device: str = "auto"                # 'auto', 'cpu', 'cuda', 'cuda:1', 'mps'
-    threads: int = 0                    # CPU threads; 0 = PyTorch's default
 
     PRESETS = {
         "fast": {},
@@ -92,9 +89,6 @@ class Config(ExperimentConfig):
                 f"an integer from 1 to epochs={self.epochs}")
         require(1 <= self.checkpoint_every <= self.epochs, "checkpoint_every", self.checkpoint_every,
                 f"an integer from 1 to epochs={self.epochs}")
-        require(self.device == "auto" or self.device.split(":")[0] in ("cpu", "cuda", "mps"),
-                "device", self.device, "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
-        require(self.threads >= 0, "threads", self.threads, "an integer >= 0 (0 = default)")
 
     def members(self) -> list[dict]:
         """The ensemble: headline seeds first, then the weight-decay sweep at the first seed."""
@@ -146,14 +140,7 @@ def residue_embedding(model: torch.nn.Module, p: int) -> torch.Tensor:
 def run(config: Config | None = None, use_cache: bool = True) -> Run:
     """Train (or load from the cache) and measure; see the module docstring."""
     config = config or Config.preset("auto")
-    device = resolve_device(config.device)
-    require(device.type != "cuda" or torch.cuda.is_available(), "device", config.device,
-            "'auto' or 'cpu' on this machine: CUDA is not available")
-    require(device.type != "mps" or torch.backends.mps.is_available(), "device", config.device,
-            "'auto' or 'cpu' on this machine: MPS is not available")
-    with cpu_threads(config.threads):  # inside, so the cache key sees the thread count used
-        return cache.cached_run(NAME, config.to_dict(), device.type,
-                                lambda: _train_and_measure(config, device), use_cache)
+    return execute(NAME, config, lambda device: _train_and_measure(config, device), use_cache)
 
 
 def _train_and_measure(config: Config, device: torch.device) -> Run:
@@ -316,12 +303,11 @@ def plot_accuracy_and_loss(run: Run):
     seeds = [i for i, m in enumerate(s["members"]) if m["role"] == "headline"]
     fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(10, 3.6))
     for i in seeds:
-        width, alpha = (2.0, 1.0) if i == 0 else (1.0, 0.45)
-        label = (lambda name: name) if i == 0 else (lambda name: None)
-        acc_ax.plot(epoch, h["train_acc"][:, i], color=COLORS["train"], lw=width, alpha=alpha, label=label("train"))
-        acc_ax.plot(epoch, h["test_acc"][:, i], color=COLORS["task"], lw=width, alpha=alpha, label=label("test"))
-        loss_ax.plot(epoch, h["train_loss"][:, i], color=COLORS["train"], lw=width, alpha=alpha, label=label("train"))
-        loss_ax.plot(epoch, h["test_loss"][:, i], color=COLORS["task"], lw=width, alpha=alpha, label=label("test"))
+        style = dict(lw=2.0, alpha=1.0) if i == 0 else dict(lw=1.0, alpha=0.45)  # bold: first seed
+        for ax, metric in ((acc_ax, "acc"), (loss_ax, "loss")):
+            for split in ("train", "test"):
+                ax.plot(epoch, h[f"{split}_{metric}"][:, i], color=COLORS["train" if split == "train" else "task"],
+                        label=split if i == 0 else None, **style)
     for ax in (acc_ax, loss_ax):
         log_steps(ax, epoch)
         ax.set_xlabel("epoch (full-batch step)")

@@ -18,12 +18,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from emergence import cache
-from emergence.experiments.base import ExperimentConfig, Run, require, resolve_profile  # noqa: F401
+from emergence.experiments.base import ExperimentConfig, Run, execute, require
 from emergence.measures import coordinate_movement, first_crossing, x50
 from emergence.models import SinNeuron, TwoLayerMLP
 from emergence.tasks.sparse_parity import ParityProblems
-from emergence.train import cpu_threads, resolve_device, train
+from emergence.train import train
 
 NAME = "sparse_parity"
 SOLVED = 0.99          # test accuracy that counts as solved
@@ -47,8 +46,6 @@ class Config(ExperimentConfig):
     max_steps: int = 20000
     eval_every: int = 25
     test_size: int = 1024
-    device: str = "auto"
-    threads: int = 0
 
     PRESETS = {
         "fast": {},
@@ -75,9 +72,6 @@ class Config(ExperimentConfig):
         require(1 <= self.eval_every and 2 * self.eval_every <= self.max_steps, "eval_every",
                 self.eval_every, f"an integer from 1 to max_steps / 2 = {self.max_steps // 2}")
         require(100 <= self.test_size <= 1_000_000, "test_size", self.test_size, "an integer from 100 to 10^6")
-        require(self.device == "auto" or self.device.split(":")[0] in ("cpu", "cuda", "mps"),
-                "device", self.device, "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
-        require(self.threads >= 0, "threads", self.threads, "an integer >= 0 (0 = default)")
 
     def members(self) -> list[dict]:
         """The headline problem's seeds first, then the rest of the (k, n) grid."""
@@ -102,12 +96,7 @@ def build_model(config: Config, members: list[dict]) -> torch.nn.Module:
 def run(config: Config | None = None, use_cache: bool = True) -> Run:
     """Train (or load from the cache) and measure; see the module docstring."""
     config = config or Config.preset("auto")
-    device = resolve_device(config.device)
-    require(device.type != "cuda" or torch.cuda.is_available(), "device", config.device,
-            "'auto' or 'cpu' on this machine: CUDA is not available")
-    with cpu_threads(config.threads):
-        return cache.cached_run(NAME, config.to_dict(), device.type,
-                                lambda: _train_and_measure(config, device), use_cache)
+    return execute(NAME, config, lambda device: _train_and_measure(config, device), use_cache)
 
 
 def _train_and_measure(config: Config, device: torch.device) -> Run:
@@ -130,14 +119,14 @@ def _train_and_measure(config: Config, device: torch.device) -> Run:
             **coordinate_movement(m.input_weights(), start_weights, problems.support, problems.active),
         }
 
-    def all_solved(history):
-        return bool((history["test_acc"][-1] >= SOLVED).all())
+    def all_solved(latest):
+        return bool((latest["test_acc"] >= SOLVED).all())
 
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr)
     result = train(model, optimizer, loss_fn=lambda m, batch: hinge(m(batch[0]), batch[1]),
                    next_batch=lambda step: problems.sample(config.batch_size, generator),
                    steps=config.max_steps, log_every=config.eval_every, metrics=metrics,
-                   checkpoint_steps=[0], stop=all_solved,
+                   stop=all_solved,
                    desc=f"sparse parity ({len(members)} models)")
     seconds = time.perf_counter() - started
     history = {"step": torch.tensor(result.steps), **result.history,
@@ -270,17 +259,14 @@ def plot_hidden_progress(run: Run, title: str = ""):
     step = h["step"].numpy()
     heads = [i for i, m in enumerate(s["members"]) if (m["n"], m["k"]) == (s["n"], s["k"])]
     fig, (err_ax, move_ax) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
+    curves = ((err_ax, 1 - h["test_acc"], COLORS["task"], "test error"),
+              (err_ax, h["test_loss"], COLORS["train"], "test hinge loss"),
+              (move_ax, h["movement_relevant"], COLORS["measure"], "relevant inputs (mean over S)"),
+              (move_ax, h["movement_irrelevant"], COLORS["grey"], "irrelevant inputs (mean)"))
     for rank, i in enumerate(heads):
-        width, alpha = (2.0, 1.0) if rank == 0 else (1.0, 0.35)
-        label = (lambda text: text) if rank == 0 else (lambda text: None)
-        err_ax.plot(step, 1 - h["test_acc"][:, i], color=COLORS["task"], lw=width, alpha=alpha,
-                    label=label("test error"))
-        err_ax.plot(step, h["test_loss"][:, i], color=COLORS["train"], lw=width, alpha=alpha,
-                    label=label("test hinge loss"))
-        move_ax.plot(step, h["movement_relevant"][:, i], color=COLORS["measure"], lw=width, alpha=alpha,
-                     label=label("relevant inputs (mean over S)"))
-        move_ax.plot(step, h["movement_irrelevant"][:, i], color=COLORS["grey"], lw=width, alpha=alpha,
-                     label=label("irrelevant inputs (mean)"))
+        style = dict(lw=2.0, alpha=1.0) if rank == 0 else dict(lw=1.0, alpha=0.35)  # bold: first seed
+        for ax, values, color, label in curves:
+            ax.plot(step, values[:, i], color=color, label=label if rank == 0 else None, **style)
     move_ax.plot(step, h["movement_max"][:, heads[0]], color=COLORS["red"], lw=1, ls="--",
                  label="raw ||W - W0||_inf (all inputs)")
     first = s["seeds"][0]
