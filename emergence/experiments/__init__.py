@@ -2,10 +2,12 @@
 
 from types import ModuleType
 
-from emergence.experiments import grokking, sparse_parity
+from emergence.experiments import grokking, induction_heads, silent_alignment, sparse_parity
 from emergence.experiments.base import PROFILES, ConfigError, Run, resolve_profile
 
-EXPERIMENTS: dict[str, ModuleType] = {"grokking": grokking, "sparse_parity": sparse_parity}
+EXPERIMENTS: dict[str, ModuleType] = {"grokking": grokking, "sparse_parity": sparse_parity,
+                                     "silent_alignment": silent_alignment,
+                                     "induction_heads": induction_heads}
 
 
 def get(name: str) -> ModuleType:

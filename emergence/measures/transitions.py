@@ -56,3 +56,28 @@ def first_crossing(steps, values, threshold: float, above: bool = True) -> float
     steps, values = _as_arrays(steps, values)
     hit = values >= threshold if above else values <= threshold
     return float(steps[np.argmax(hit)]) if hit.any() else None
+
+
+def fastest_fall(steps, values, factor: float = 0.5) -> tuple[float, float] | None:
+    """The shortest window [a, b] of logged steps with values[b] <= factor * values[a]
+    (the earliest one if several are equally short); None if the curve never falls that far."""
+    steps, values = _as_arrays(steps, values)
+    best = None
+    for i in range(len(steps)):
+        reached = np.nonzero(values[i + 1:] <= factor * values[i])[0]
+        if len(reached):
+            j = i + 1 + reached[0]
+            if best is None or steps[j] - steps[i] < best[1] - best[0]:
+                best = (float(steps[i]), float(steps[j]))
+    return best
+
+
+def stable_before(steps, values, step: float, tolerance: float = 0.1) -> float:
+    """How long, up to `step`, the curve stayed within `tolerance` (relative) of its value
+    at `step`: step - c for the earliest c such that every value in [c, step] is within it."""
+    steps, values = _as_arrays(steps, values)
+    at = int(np.argmin(np.abs(steps - step)))
+    ref = values[at]
+    outside = np.nonzero(np.abs(values[:at + 1] - ref) > tolerance * abs(ref))[0]
+    start = steps[outside[-1] + 1] if len(outside) else steps[0]
+    return float(steps[at] - start)

@@ -6,7 +6,9 @@ cost one kernel launch instead of E.  E = 1 is the ordinary single model.
 """
 
 from emergence.models.ensemble import EnsembleModule, member_generators
+from emergence.models.linear import DeepLinear, HomogeneousMLP
 from emergence.models.mlp import ModularMLP, SinNeuron, TwoLayerMLP
 from emergence.models.transformer import Transformer, TransformerConfig
 
-__all__ = ["EnsembleModule", "member_generators", "ModularMLP", "SinNeuron", "TwoLayerMLP", "Transformer", "TransformerConfig"]
+__all__ = ["EnsembleModule", "member_generators", "ModularMLP", "SinNeuron", "TwoLayerMLP", "Transformer", "TransformerConfig",
+           "DeepLinear", "HomogeneousMLP"]

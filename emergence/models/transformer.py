@@ -32,6 +32,8 @@ class TransformerConfig:
     d_vocab_out: int = 0      # 0 = same as d_vocab
     layer_norm: bool = False
     act: str = "relu"
+    embed_std: float = 0.0    # init std of token and position embeddings; 0 = 1/sqrt(d_model)
+    init_std: float = 0.0     # init std of every weight matrix; 0 = Nanda's scheme (below)
 
     def __post_init__(self):
         for name in ("d_vocab", "n_ctx", "d_model", "n_heads", "d_head", "n_layers"):
@@ -39,6 +41,9 @@ class TransformerConfig:
                 raise ValueError(f"{name}={getattr(self, name)} is not allowed: must be >= 1")
         if self.d_mlp < 0 or self.d_vocab_out < 0:
             raise ValueError("d_mlp and d_vocab_out must be >= 0 (0 = none / same as d_vocab)")
+        if self.embed_std < 0 or self.init_std < 0:
+            raise ValueError(f"embed_std={self.embed_std}, init_std={self.init_std} are not allowed: "
+                             "must be >= 0 (0 = default)")
         if self.act not in ("relu", "gelu"):
             raise ValueError(f"act={self.act!r} is not allowed: 'relu' or 'gelu'")
 
@@ -145,7 +150,8 @@ class Transformer(EnsembleModule):
     logits (E, B, T, d_vocab_out).  With `last_position_only=True` only the last position is
     computed in the final block (exact, and about twice as fast when, as in grokking, only
     the last position reaches the loss).  Init as in Nanda et al.: N(0, 1/d_model), except
-    the unembedding N(0, 1/d_vocab_out).
+    the unembedding N(0, 1/d_vocab_out); `embed_std` overrides the embeddings' std and
+    `init_std` that of every weight matrix.
     """
 
     def __init__(self, cfg: TransformerConfig, seeds: list[int]):
@@ -153,10 +159,13 @@ class Transformer(EnsembleModule):
         self.cfg = cfg
         d_out = cfg.d_vocab_out or cfg.d_vocab
         init, zeros = self._stack_init, self._zeros
+        embed_std = cfg.embed_std or 1 / math.sqrt(cfg.d_model)
         self.embed = nn.Module()
-        self.embed.W_E = init((cfg.d_vocab, cfg.d_model), 1 / math.sqrt(cfg.d_model))
+        self.embed.W_E = init((cfg.d_vocab, cfg.d_model), embed_std)
         self.pos_embed = nn.Module()
-        self.pos_embed.W_pos = init((cfg.n_ctx, cfg.d_model), 1 / math.sqrt(cfg.d_model))
+        self.pos_embed.W_pos = init((cfg.n_ctx, cfg.d_model), embed_std)
+        if cfg.init_std:  # one std for every weight matrix (GPT-2 uses 0.02)
+            init = lambda shape, std: self._stack_init(shape, cfg.init_std)  # noqa: E731
         self.blocks = nn.ModuleList(Block(cfg, self.n_models, init, zeros)
                                     for _ in range(cfg.n_layers))
         self.ln_final = LayerNorm(self.n_models, cfg.d_model) if cfg.layer_norm else None

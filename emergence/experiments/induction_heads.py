@@ -1,0 +1,494 @@
+"""Induction heads: a phase change in in-context learning (Olsson et al. 2022).
+
+`run(config)` trains `n_seeds` attention-only transformers of `n_layers` layers as one
+batched model on the copy task (`emergence.tasks.induction`), and the same number of
+`control_layers`-layer models on the same data.  Each seed draws its own initialisation and
+its own stream of training sequences.  Every `eval_every` steps, on a fixed held-out batch,
+it logs the loss on the predictable (copied) positions and elsewhere, the loss at every
+position, Olsson et al.'s in-context-learning score, and every head's previous-token,
+prefix-matching and copying scores.  At the end it ablates every head.
+The headline model is the first seed of the deep model.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from emergence.experiments.base import ExperimentConfig, Run, execute, require
+from emergence.measures import (ablate_head, fastest_fall, first_crossing, icl_score, masked_mean,
+                                ov_copying_score, per_position_loss, prefix_matching_score,
+                                previous_token_score, stable_before, x50)
+from emergence.models import Transformer, TransformerConfig
+from emergence.plotting import COLORS
+from emergence.tasks.induction import CopyTask, repeated_random_tokens
+from emergence.train import train
+
+NAME = "induction_heads"
+DROP_FRACTION = 0.5     # the drop: in-context loss falls to half its value ...
+PLATEAU_CHANGE = 0.10   # ... after changing by less than this over a window as long before it
+
+
+@dataclass(frozen=True)
+class Config(ExperimentConfig):
+    """Defaults are the `fast` profile (a 2-layer, 2-head, d_model 64 toy: about a minute of
+    CPU per seed); `full` is a wider, longer-context model for a GPU."""
+
+    n_layers: int = 2             # the model that can form induction heads
+    control_layers: int = 1       # the control trained on the same data (0 = none)
+    n_seeds: int = 3
+    seed: int = 0
+    vocab: int = 64
+    seq_len: int = 64             # random tokens after BOS
+    copy_min: int = 8
+    copy_max: int = 32
+    periodic: bool = True         # one block of copy_min..copy_max tokens repeated throughout;
+                                  # False: one segment copied once to a random later place
+    d_model: int = 64
+    n_heads: int = 2
+    d_head: int = 32
+    d_mlp: int = 0                # 0 = attention-only; > 0 adds an MLP to every block
+    layer_norm: bool = True
+    embed_std: float = 1.0        # init std of the embeddings
+    init_std: float = 0.0         # init std of every weight matrix (0 = 1/sqrt(d_model))
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    batch_size: int = 64
+    steps: int = 1500
+    eval_every: int = 25
+    eval_size: int = 256
+    n_checkpoints: int = 41       # evenly spaced, step 0 and the last step included
+    icl_early: tuple[int, ...] = (1, 6)     # positions [a, b) whose loss is "early in context"
+    icl_late: tuple[int, ...] = (54, 64)    # ... and "late"
+
+    PRESETS = {
+        "fast": {},
+        # A wider model, 4x the context and vocabulary, 5 seeds: for a GPU.
+        "full": dict(vocab=256, seq_len=256, copy_min=32, copy_max=128, d_model=256, n_heads=8,
+                     d_head=32, n_seeds=5, steps=8000, eval_every=50, eval_size=512,
+                     lr=1e-3, icl_early=(1, 11), icl_late=(230, 256), n_checkpoints=81),
+    }
+
+    def check(self) -> None:
+        require(self.n_layers >= 2 or self.n_layers == 1, "n_layers", self.n_layers, "an integer >= 1")
+        require(0 <= self.control_layers <= 8, "control_layers", self.control_layers,
+                "0 (no control) to 8")
+        require(1 <= self.n_seeds <= 64, "n_seeds", self.n_seeds, "1 to 64")
+        require(self.vocab >= 2, "vocab", self.vocab, "an integer >= 2")
+        require(1 <= self.copy_min <= self.copy_max, "copy_min/copy_max",
+                (self.copy_min, self.copy_max), "1 <= copy_min <= copy_max")
+        require(self.seq_len >= 2 * self.copy_max, "seq_len", self.seq_len,
+                f"at least 2 * copy_max = {2 * self.copy_max} (room for the segment and its copy)")
+        for name in ("d_model", "n_heads", "d_head", "batch_size", "steps", "eval_every", "eval_size"):
+            require(getattr(self, name) >= 1, name, getattr(self, name), "an integer >= 1")
+        require(self.d_mlp >= 0, "d_mlp", self.d_mlp, "0 (attention-only) or a positive width")
+        require(self.lr > 0, "lr", self.lr, "a positive learning rate")
+        require(self.embed_std > 0, "embed_std", self.embed_std, "a positive standard deviation")
+        require(self.init_std >= 0, "init_std", self.init_std, ">= 0 (0 = 1/sqrt(d_model))")
+        require(self.weight_decay >= 0, "weight_decay", self.weight_decay, ">= 0")
+        require(2 <= self.n_checkpoints <= 1000, "n_checkpoints", self.n_checkpoints, "2 to 1000")
+        for name in ("icl_early", "icl_late"):
+            a_b = getattr(self, name)
+            require(len(a_b) == 2 and 0 <= a_b[0] < a_b[1] <= self.seq_len, name, a_b,
+                    f"two positions a,b with 0 <= a < b <= seq_len ({self.seq_len})")
+
+    @property
+    def task(self) -> CopyTask:
+        return CopyTask(self.vocab, self.seq_len, self.copy_min, self.copy_max, self.periodic)
+
+    @property
+    def seeds(self) -> list[int]:
+        return [self.seed + i for i in range(self.n_seeds)]
+
+
+def build_model(config: Config, n_layers: int, seeds: list[int]) -> Transformer:
+    cfg = TransformerConfig(d_vocab=config.task.d_vocab, n_ctx=config.seq_len + 1,
+                            d_model=config.d_model, n_heads=config.n_heads, d_head=config.d_head,
+                            n_layers=n_layers, d_mlp=config.d_mlp, layer_norm=config.layer_norm,
+                            embed_std=config.embed_std, init_std=config.init_std)
+    return Transformer(cfg, seeds)
+
+
+def training_batches(config: Config, device: torch.device):
+    """next_batch(step) -> tokens (E, B, T): member e's sequences depend only on (its seed,
+    step), so the deep model and the control see exactly the same data."""
+    task = config.task
+
+    def next_batch(step: int) -> torch.Tensor:
+        batches = [task.sample(config.batch_size, torch.Generator().manual_seed(
+            1_000_003 * seed + step))[0] for seed in config.seeds]
+        return torch.stack(batches).to(device)
+
+    return next_batch
+
+
+def next_token_loss(model: Transformer, tokens: torch.Tensor) -> torch.Tensor:
+    """Mean next-token cross-entropy of each member on its own sequences (E, B, T) -> (E,)."""
+    logits = model(tokens)
+    E, B, T, V = logits.shape
+    loss = F.cross_entropy(logits[:, :, :-1].reshape(-1, V), tokens[:, :, 1:].reshape(-1),
+                           reduction="none")
+    return loss.view(E, -1).mean(-1)
+
+
+def evaluation_data(config: Config, device: torch.device) -> dict[str, torch.Tensor]:
+    """The fixed held-out batch (shared by all members) and Olsson et al.'s prefix-matching
+    probe: BOS + a random block repeated (their 25 tokens x 4, scaled to our context)."""
+    g = torch.Generator().manual_seed(10_000_019 + config.seed)
+    tokens, predictable = config.task.sample(config.eval_size, g)
+    block = max(2, config.seq_len // 4)
+    probe = repeated_random_tokens(64, block, config.seq_len // block, config.vocab, g)
+    return {"tokens": tokens.to(device), "predictable": predictable.to(device),
+            "probe": probe.to(device)}
+
+
+def measure(model: Transformer, data: dict[str, torch.Tensor], config: Config) -> dict[str, torch.Tensor]:
+    """Everything logged during training, for every member.  Per-position and per-head
+    values are flattened to (E * ...,) for the training loop and reshaped afterwards."""
+    tokens, predictable = data["tokens"], data["predictable"]
+    logits, cache = model.run_with_cache(tokens)
+    loss = per_position_loss(logits, tokens)                         # (E, B, T)
+    _, probe_cache = model.run_with_cache(data["probe"])
+    layers = range(model.cfg.n_layers)
+    patterns = [cache[f"blocks.{l}.attn.hook_pattern"] for l in layers]
+    W_E, W_U = model.embed.W_E, model.unembed.W_U
+    return {
+        "loss": loss.mean((1, 2)),
+        "loss_repeat": masked_mean(loss, predictable),
+        "loss_other": masked_mean(loss, ~predictable),
+        "icl_score": icl_score(loss, config.icl_early, config.icl_late),
+        "position_loss": loss.mean(1).flatten(),
+        "prev_token": torch.stack([previous_token_score(p) for p in patterns], 1).flatten(),
+        "prefix_matching": torch.stack(
+            [prefix_matching_score(probe_cache[f"blocks.{l}.attn.hook_pattern"], data["probe"])
+             for l in layers], 1).flatten(),
+        "copying": torch.stack([ov_copying_score(W_E, b.attn.W_V, b.attn.W_O, W_U)
+                                for b in model.blocks], 1).flatten(),
+    }
+
+
+PER_POSITION = ("position_loss",)
+PER_HEAD = ("prev_token", "prefix_matching", "copying")
+
+
+def train_models(config: Config, n_layers: int, device: torch.device, desc: str):
+    """Train n_seeds models of `n_layers` layers; returns (model, history, checkpoints)."""
+    model = build_model(config, n_layers, config.seeds).to(device)
+    data = evaluation_data(config, device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    keep = np.unique(np.linspace(0, config.steps, config.n_checkpoints).round().astype(int))
+    result = train(model, optimizer, next_token_loss, training_batches(config, device),
+                   steps=config.steps, log_every=config.eval_every,
+                   metrics=lambda m: measure(m, data, config), checkpoint_steps=keep.tolist(),
+                   desc=desc)
+    E, n = config.n_seeds, len(result.steps)
+    history = {"step": torch.tensor(result.steps)}
+    for name, values in result.history.items():
+        if name in PER_POSITION:
+            values = values.view(n, E, -1)
+        elif name in PER_HEAD:
+            values = values.view(n, E, n_layers, config.n_heads)
+        history[name] = values
+    return model, history, result.checkpoints, data
+
+
+def run(config: Config | None = None, use_cache: bool = True) -> Run:
+    """Train (or load from the cache) and measure; see the module docstring."""
+    config = config or Config.preset("auto")
+    return execute(NAME, config, lambda device: _train_and_measure(config, device), use_cache)
+
+
+def _train_and_measure(config: Config, device: torch.device) -> Run:
+    started = time.perf_counter()
+    model, history, checkpoints, data = train_models(
+        config, config.n_layers, device, f"{config.n_layers}-layer x {config.n_seeds} seeds")
+    deep_seconds = time.perf_counter() - started
+    history["ablation"] = ablation_losses(model, data)
+    # The headline member's checkpoints: where the attention pictures (and the LLC) come from.
+    checkpoints = {step: {k: v[0].clone() for k, v in state.items()}
+                   for step, state in sorted(checkpoints.items())}
+    history.update(attention_frames(config, checkpoints, device))
+    if config.control_layers:
+        _, control, _, _ = train_models(config, config.control_layers, device,
+                                        f"{config.control_layers}-layer control")
+        history.update({f"control_{name}": values for name, values in control.items()})
+    seconds = time.perf_counter() - started
+    summary = _summarize(config, history, device, seconds, deep_seconds)
+    return Run(NAME, config.to_dict(), summary, history, checkpoints)
+
+
+def ablation_losses(model: Transformer, data: dict[str, torch.Tensor]) -> torch.Tensor:
+    """In-context loss (on the predictable positions) with each head zeroed:
+    (E, n_layers, n_heads, 2); the last axis is [patterns frozen, patterns free]."""
+    tokens, predictable = data["tokens"], data["predictable"]
+    out = torch.zeros(model.n_models, model.cfg.n_layers, model.cfg.n_heads, 2)
+    for layer in range(model.cfg.n_layers):
+        for head in range(model.cfg.n_heads):
+            for k, frozen in enumerate((True, False)):
+                logits = ablate_head(model, tokens, layer, head, freeze_patterns=frozen)
+                out[:, layer, head, k] = masked_mean(per_position_loss(logits, tokens), predictable).cpu()
+    return out
+
+
+def attention_frames(config: Config, checkpoints: dict, device: torch.device) -> dict:
+    """Every head's attention pattern on one probe sequence (BOS + a random block of 16
+    repeated) at each checkpoint of the headline member: (n_checkpoints, L, H, T, T)."""
+    model = build_model(config, config.n_layers, [config.seed]).to(device)
+    block = min(16, config.seq_len // 2)
+    probe = repeated_random_tokens(1, block, config.seq_len // block, config.vocab,
+                                   torch.Generator().manual_seed(7)).to(device)
+    frames = []
+    for state in checkpoints.values():
+        model.load_state_dict({k: v[None].to(device) for k, v in state.items()})
+        _, cache = model.run_with_cache(probe)
+        frames.append(torch.stack([cache[f"blocks.{l}.attn.hook_pattern"][0, 0]
+                                   for l in range(config.n_layers)]).cpu())
+    return {"checkpoint_step": torch.tensor(list(checkpoints)), "attention_frames": torch.stack(frames),
+            "probe_tokens": probe[0].cpu()}
+
+
+def best_heads(history: dict, member: int) -> tuple[int, int]:
+    """(the layer-1 head with the highest final previous-token score, the last layer's head
+    with the highest final prefix-matching score) of one member."""
+    prev = int(history["prev_token"][-1, member, 0].argmax())
+    prefix = int(history["prefix_matching"][-1, member, -1].argmax())
+    return prev, prefix
+
+
+def _at(steps: np.ndarray, values: np.ndarray, step: float | None) -> float | None:
+    return None if step is None else float(values[int(np.argmin(np.abs(steps - step)))])
+
+
+def _last_at_chance(steps: np.ndarray, loss: np.ndarray, vocab: int, before: float) -> float | None:
+    at_chance = np.nonzero((loss >= 0.95 * np.log(vocab)) & (steps <= before))[0]
+    return float(steps[at_chance[-1]]) if len(at_chance) else None
+
+
+def _member_summary(config: Config, history: dict, e: int) -> dict:
+    """The phase change of one member: the drop, the plateau before it, and its heads."""
+    steps = history["step"].numpy().astype(float)
+    repeat = history["loss_repeat"][:, e].numpy()
+    prev_head, prefix_head = best_heads(history, e)
+    prev = history["prev_token"][:, e, 0, prev_head].numpy()
+    prefix = history["prefix_matching"][:, e, -1, prefix_head].numpy()
+    icl = history["icl_score"][:, e].numpy()
+    out = {"seed": config.seeds[e], "best_prev_token_head": prev_head,
+           "best_prefix_matching_head": prefix_head,
+           "final_loss_repeat": float(repeat[-1]), "final_icl_score": float(icl[-1]),
+           "prev_token_initial": float(prev[0]), "prev_token_final": float(prev[-1]),
+           "prefix_matching_final": float(prefix[-1])}
+    drop = fastest_fall(steps, repeat, DROP_FRACTION)
+    if drop is None:
+        return {**out, "drop_start": None}
+    start, end = drop
+    level = float(repeat[np.argmin(np.abs(steps - start))])
+    midpoint = first_crossing(steps[steps >= start], repeat[steps >= start],
+                              (level + float(repeat[-1])) / 2, above=False)
+    plateau = stable_before(steps, repeat, start, PLATEAU_CHANGE)
+    ablation = history["ablation"][e, -1, prefix_head, 0].item()
+    return {
+        **out,
+        "drop_start": int(start), "drop_end": int(end), "drop_midpoint": int(midpoint),
+        "drop_steps": int(end - start), "drop_fraction_of_training": (end - start) / config.steps,
+        "plateau_steps_before_drop": int(plateau),
+        "loss_repeat_at_drop_start": level,
+        # before: the last log at which the copied-token loss was still at chance (within 5 %)
+        "icl_score_before": _at(steps, icl, _last_at_chance(steps, repeat, config.vocab, start)),
+        "icl_score_at_drop_start": _at(steps, icl, start),
+        "prev_token_at_midpoint": _at(steps, prev, midpoint),
+        "prev_token_gain_by_midpoint": _at(steps, prev, midpoint) / max(float(prev[0]), 1e-6),
+        "prefix_matching_before": _at(steps, prefix, start),
+        "prefix_matching_after": _at(steps, prefix, end),
+        # which forms first: the step each score completes half of its change
+        "prev_token_x50": x50(steps, prev), "prefix_matching_x50": x50(steps, prefix),
+        "loss_repeat_x50": x50(steps, repeat),
+        "ablated_loss_repeat": ablation,
+        # the raise in in-context loss from zeroing the induction head, as a share of the drop
+        "ablation_share_of_drop": (ablation - float(repeat[-1])) / (level - float(repeat[-1])),
+    }
+
+
+def _control_summary(history: dict, e: int) -> dict:
+    steps = history["step"].numpy().astype(float)
+    repeat = history["control_loss_repeat"][:, e].numpy()
+    after_init = repeat[steps >= steps[1]]          # skip the init transient at step 0
+    drop = fastest_fall(steps, repeat, DROP_FRACTION)
+    return {"drop": drop is not None, "final_loss_repeat": float(repeat[-1]),
+            "min_over_plateau": float(after_init.min() / after_init[0]),
+            "final_icl_score": float(history["control_icl_score"][-1, e])}
+
+
+def _summarize(config: Config, history: dict, device, seconds: float, deep_seconds: float) -> dict:
+    seeds = [_member_summary(config, history, e) for e in range(config.n_seeds)]
+    controls = ([_control_summary(history, e) for e in range(config.n_seeds)]
+                if config.control_layers else [])
+    return {
+        **seeds[0],
+        "seeds": seeds,
+        "n_transitioned": sum(s["drop_start"] is not None for s in seeds),
+        "control": controls,
+        "control_any_drop": any(c["drop"] for c in controls),
+        "seconds": round(seconds, 2),
+        "ms_per_step": round(1000 * deep_seconds / config.steps, 1),
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "config": config.to_dict(),
+    }
+
+
+# --- figures (used by the chapter) ------------------------------------------------------
+
+def _shade_drop(ax, s: dict) -> None:
+    if s.get("drop_start") is not None:
+        ax.axvspan(s["drop_start"], s["drop_end"], color=COLORS["grey"], alpha=0.15, lw=0)
+
+
+def plot_phase_change(run: Run):
+    """Top: in-context loss of every seed and of the control; middle: the ICL score;
+    bottom: the best previous-token (layer 1) and prefix-matching (last layer) scores."""
+    h, s = run.history, run.summary
+    steps = h["step"].numpy()
+    fig, axes = plt.subplots(3, 1, figsize=(7.5, 7.2), sharex=True)
+    for e, seed in enumerate(s["seeds"]):
+        bold = dict(lw=2.0, alpha=1.0) if e == 0 else dict(lw=1.0, alpha=0.45)
+        label = (lambda text: text if e == 0 else None)
+        axes[0].plot(steps, h["loss_repeat"][:, e], color=COLORS["task"], **bold,
+                     label=label(f"{run.config['n_layers']}-layer, copied tokens"))
+        axes[0].plot(steps, h["loss_other"][:, e], color=COLORS["other"], **bold,
+                     label=label("other tokens"))
+        if "control_loss_repeat" in h:
+            axes[0].plot(steps, h["control_loss_repeat"][:, e], color=COLORS["train"], **bold,
+                         label=label(f"{run.config['control_layers']}-layer control, copied tokens"))
+        axes[1].plot(steps, h["icl_score"][:, e], color=COLORS["task"], **bold,
+                     label=label(f"{run.config['n_layers']}-layer"))
+        if "control_icl_score" in h:
+            axes[1].plot(steps, h["control_icl_score"][:, e], color=COLORS["train"], **bold,
+                         label=label(f"{run.config['control_layers']}-layer control"))
+        prev_head, prefix_head = seed["best_prev_token_head"], seed["best_prefix_matching_head"]
+        axes[2].plot(steps, h["prev_token"][:, e, 0, prev_head], color=COLORS["measure"], **bold,
+                     label=label("previous-token score, best layer-1 head"))
+        axes[2].plot(steps, h["prefix_matching"][:, e, -1, prefix_head], color=COLORS["red"], **bold,
+                     label=label("prefix-matching score, best last-layer head"))
+    axes[0].axhline(np.log(run.config["vocab"]), color=COLORS["grey"], ls="--", lw=1)
+    axes[0].set_ylabel("loss (nats)")
+    axes[0].set_title("bold: seed %d; faint: the other seeds; shaded: its drop" % s["seed"])
+    axes[1].axhline(0, color=COLORS["grey"], lw=1)
+    axes[1].set_ylabel("ICL score (nats)\nlate − early")
+    axes[2].set_ylabel("attention score")
+    axes[2].set_xlabel("training step")
+    for ax in axes:
+        _shade_drop(ax, s)
+        ax.legend(fontsize=8, loc="best")
+    return fig
+
+
+def plot_every_head(run: Run, member: int = 0):
+    """Each head's three scores over training, one panel per layer (one member)."""
+    h, s = run.history, run.summary["seeds"][member]
+    steps = h["step"].numpy()
+    n_layers, n_heads = h["prev_token"].shape[2:]
+    fig, axes = plt.subplots(1, n_layers, figsize=(4.2 * n_layers, 3.4), sharey=True, squeeze=False)
+    styles = {"prev_token": ("previous-token", COLORS["measure"]),
+              "prefix_matching": ("prefix-matching", COLORS["red"]),
+              "copying": ("copying (OV eigenvalues)", COLORS["sky"])}
+    for layer, ax in enumerate(axes[0]):
+        for name, (label, color) in styles.items():
+            for head in range(n_heads):
+                ax.plot(steps, h[name][:, member, layer, head], color=color,
+                        ls=["-", "--", ":", "-."][head % 4], lw=1.4,
+                        label=f"{label}, head {head}")
+        _shade_drop(ax, s)
+        ax.set_title(f"layer {layer + 1} (blocks.{layer})")
+        ax.set_xlabel("training step")
+    axes[0][0].set_ylabel("score")
+    axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return fig
+
+
+def frame_indices(run: Run, n: int = 5) -> list[int]:
+    """Checkpoints worth showing: init, the plateau, the drop's start, midpoint and end, last."""
+    ck = run.history["checkpoint_step"].numpy()
+    s = run.summary
+    wanted = [0, ck[-1]]
+    if s.get("drop_start") is not None:
+        wanted += [s["drop_start"] / 2, s["drop_start"], s["drop_midpoint"], s["drop_end"]]
+    picks = sorted({int(np.argmin(np.abs(ck - w))) for w in wanted})
+    return picks[:n] if len(picks) > n else picks
+
+
+def plot_attention(run: Run, index: int, ax_row=None, heads: tuple[int, int] | None = None):
+    """The best previous-token head (layer 1) and the best prefix-matching head (last layer)
+    of the headline seed at checkpoint `index`, on the probe: BOS + a random block repeated."""
+    h, s = run.history, run.summary
+    heads = heads or (s["best_prev_token_head"], s["best_prefix_matching_head"])
+    frame = h["attention_frames"][index]
+    if ax_row is None:
+        fig, ax_row = plt.subplots(1, 2, figsize=(7, 3.4))
+    else:
+        fig = ax_row[0].figure
+    step = int(h["checkpoint_step"][index])
+    for ax, layer, head in ((ax_row[0], 0, heads[0]), (ax_row[1], -1, heads[1])):
+        ax.imshow(frame[layer, head].numpy(), cmap="magma_r", vmin=0, vmax=1, interpolation="nearest")
+        name = f"L{layer % frame.shape[0] + 1}H{head}"
+        ax.set_title(f"step {step}: {name}", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    return fig
+
+
+def plot_attention_grid(run: Run):
+    """Small multiples: columns are checkpoints through the phase change, rows the two heads."""
+    picks = frame_indices(run)
+    fig, axes = plt.subplots(2, len(picks), figsize=(2.2 * len(picks), 4.6), squeeze=False)
+    for col, index in enumerate(picks):
+        plot_attention(run, index, ax_row=axes[:, col])
+    axes[0][0].set_ylabel("previous-token head\n(query ↓, key →)", fontsize=8)
+    axes[1][0].set_ylabel("induction head", fontsize=8)
+    return fig
+
+
+def plot_position_loss(run: Run, member: int = 0):
+    """Loss at each position of the held-out sequences, at a few steps through the drop."""
+    h, s = run.history, run.summary["seeds"][member]
+    steps = h["step"].numpy()
+    wanted = [steps[1], steps[-1]]
+    if s.get("drop_start") is not None:
+        wanted[1:1] = [s["drop_start"], s["drop_midpoint"], s["drop_end"]]
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    colors = plt.cm.viridis(np.linspace(0, 0.9, len(wanted)))
+    for color, step in zip(colors, wanted):
+        row = int(np.argmin(np.abs(steps - step)))
+        ax.plot(h["position_loss"][row, member], color=color, label=f"step {int(steps[row])}")
+    for name, color in (("icl_early", COLORS["grey"]), ("icl_late", COLORS["grey"])):
+        a, b = run.config[name]
+        ax.axvspan(a, b - 1, color=color, alpha=0.12, lw=0)
+    ax.set_xlabel("position in the sequence (shaded: the ICL score's early and late positions)")
+    ax.set_ylabel("loss (nats)")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_ablation(run: Run, member: int = 0):
+    """In-context loss with each head zeroed, patterns frozen and free, against the clean
+    model and the plateau it came down from."""
+    h, s = run.history, run.summary["seeds"][member]
+    ablation = h["ablation"][member]                   # (L, H, 2)
+    L, H, _ = ablation.shape
+    names = [f"L{l + 1}H{k}" for l in range(L) for k in range(H)]
+    x = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(6.5, 3.2))
+    ax.bar(x - 0.2, ablation[..., 0].flatten(), 0.4, color=COLORS["task"], label="patterns frozen")
+    ax.bar(x + 0.2, ablation[..., 1].flatten(), 0.4, color=COLORS["train"], label="patterns free")
+    ax.axhline(s["final_loss_repeat"], color=COLORS["measure"], lw=1.5, label="no ablation")
+    if s.get("loss_repeat_at_drop_start") is not None:
+        ax.axhline(s["loss_repeat_at_drop_start"], color=COLORS["grey"], ls="--", lw=1,
+                   label="before the drop")
+    ax.set_xticks(x, names)
+    ax.set_ylabel("loss on copied tokens")
+    ax.legend(fontsize=8)
+    return fig

@@ -1,0 +1,628 @@
+"""Silent alignment: the tangent kernel learns the task while the loss sleeps.
+(Atanasov, Bordelon and Pehlevan 2022; Saxe, McClelland and Ganguli 2014.)
+
+`run(config)` trains, for each seed, ONE batched model of homogeneous two-layer ReLU MLPs
+f(x) = sum_i a_i relu(w_i . x) by full-batch gradient descent on the mean squared error:
+  * the small init scales `sigmas` on whitened inputs (the rich, "silent" regime),
+  * one large init `lazy_sigma` (the lazy regime, at its own stable learning rate),
+  * the headline `sigma` on unwhitened, anisotropic inputs (the control).
+Every member starts from the same random directions (one seed), only the scale differs, and
+learns f(x) - f_0(x) (the output at init subtracted, so a large init starts at zero too).
+After training, it reads the exact empirical NTK off the checkpoints on a log-spaced
+schedule (alignment with the labels, Frobenius norm) and compares the trained network's
+test outputs with kernel regression using the final and the initial NTK.
+
+Separately it trains 2-layer deep linear networks (`saxe_seeds` seeds as one model) on a
+teacher with chosen singular values and compares each mode's learning curve with Saxe et
+al.'s closed-form solution.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from emergence.experiments.base import ExperimentConfig, Run, execute, require
+from emergence.measures import x50
+from emergence.measures.kernels import (ensemble_ntk, kernel_alignment, kernel_norm,
+                                        kernel_regression, prediction_agreement)
+from emergence.models.linear import DeepLinear, HomogeneousMLP
+from emergence.tasks.whitened import (RegressionData, digits_available, digits_pair, gaussian_teacher,
+                                      saxe_teacher)
+from emergence.train import train
+
+NAME = "silent_alignment"
+ALIGNED = 0.9   # t_align: the alignment has made 90 % of its rise from its initial value to its maximum
+HALF = 0.5      # t_loss: the loss has made half of its total drop
+
+
+@dataclass(frozen=True)
+class Config(ExperimentConfig):
+    """Defaults are the `fast` profile (whitened digits 0 vs 1, width 256, three small inits);
+    `full` trains wider networks on every 0 and 1 image, at five init scales and five seeds."""
+
+    dataset: str = "digits"                 # 'digits' (scikit-learn's 8x8 images) or 'gaussian'
+    positive: tuple[int, ...] = (0,)        # digits labelled +1 ...
+    negative: tuple[int, ...] = (1,)        # ... and -1
+    n_train: int = 280
+    n_test: int = 80
+    gaussian_dim: int = 45                  # input dimension of the 'gaussian' data set
+    data_seed: int = 0                      # the shuffle / the Gaussian sample and teacher
+    width: int = 256                        # hidden ReLU units
+    sigmas: tuple[float, ...] = (1e-2, 1e-3, 1e-4)   # small init scales, all at learning rate lr
+    sigma: float = 1e-3                     # the headline run (one of sigmas; also the control's)
+    lr: float = 0.05                        # full-batch gradient descent
+    lazy_sigma: float = 1.0                 # a large init, for contrast ...
+    lazy_lr: float = 0.02                   # ... at a rate that is stable for its large kernel
+    control: bool = True                    # also train `sigma` on unwhitened inputs
+    steps: int = 3000
+    log_every: int = 5                      # steps between loss logs
+    kernel_points: int = 100                # NTK evaluations, log-spaced over the run
+    seed: int = 0                           # initialisation: seeds seed, seed + 1, ...
+    n_seeds: int = 1
+    # the deep linear network and Saxe et al.'s solution
+    saxe_singular_values: tuple[float, ...] = (4.0, 2.0, 1.0, 0.5)
+    saxe_dims: tuple[int, ...] = (16, 32, 8)   # inputs, hidden units, outputs
+    saxe_points: int = 512
+    saxe_sigma: float = 1e-3
+    saxe_lr: float = 0.02
+    saxe_steps: int = 1500
+    saxe_seeds: int = 3
+
+    PRESETS = {
+        "fast": {},
+        # Every 0 and 1 image (300 train / 60 test), width 4096, five init scales, five seeds.
+        # The large init's kernel grows with the width: at 4096 it needs lr 0.001 to be stable.
+        "full": dict(n_train=300, n_test=60, width=4096, sigmas=(1e-2, 1e-3, 1e-4, 1e-5, 1e-6),
+                     lazy_lr=0.001, steps=5000, kernel_points=150, n_seeds=5, saxe_dims=(32, 256, 16),
+                     saxe_singular_values=(4.0, 2.0, 1.0, 0.5, 0.25), saxe_points=2048,
+                     saxe_steps=3000, saxe_seeds=5),
+    }
+
+    def check(self) -> None:
+        require(self.dataset in ("digits", "gaussian"), "dataset", self.dataset, "'digits' or 'gaussian'")
+        digits = set(self.positive) | set(self.negative)
+        require(bool(self.positive) and bool(self.negative) and not set(self.positive) & set(self.negative)
+                and digits <= set(range(10)), "positive", (self.positive, self.negative),
+                "positive and negative: two non-empty, disjoint sets of digits 0-9")
+        require(self.n_train >= 10, "n_train", self.n_train, "an integer >= 10")
+        require(self.n_test >= 10, "n_test", self.n_test, "an integer >= 10")
+        if self.dataset == "digits" and digits <= set(range(10)):
+            available = digits_available(self.positive, self.negative)
+            require(self.n_train + self.n_test <= available, "n_train", self.n_train,
+                    f"n_train + n_test at most {available}, the number of images of digits "
+                    f"{self.positive} and {self.negative}")
+        require(2 <= self.gaussian_dim <= 10_000, "gaussian_dim", self.gaussian_dim,
+                "an integer from 2 to 10000")
+        require(1 <= self.width <= 100_000, "width", self.width, "an integer from 1 to 100000")
+        require(len(self.sigmas) >= 1 and all(0 < s <= 1 for s in self.sigmas), "sigmas",
+                self.sigmas, "one or more init scales in (0, 1]")
+        require(self.sigma in self.sigmas, "sigma", self.sigma, f"one of sigmas {self.sigmas}")
+        require(0 < self.lazy_sigma <= 100, "lazy_sigma", self.lazy_sigma, "a number in (0, 100]")
+        for name in ("lr", "lazy_lr", "saxe_lr"):
+            require(0 < getattr(self, name) <= 10, name, getattr(self, name), "a number in (0, 10]")
+        require(10 <= self.steps <= 10_000_000, "steps", self.steps, "an integer from 10 to 10^7")
+        require(1 <= self.log_every and 4 * self.log_every <= self.steps, "log_every", self.log_every,
+                f"an integer from 1 to steps / 4 = {self.steps // 4}")
+        require(10 <= self.kernel_points <= 10_000, "kernel_points", self.kernel_points,
+                "an integer from 10 to 10000")
+        require(1 <= self.n_seeds <= 100, "n_seeds", self.n_seeds, "an integer from 1 to 100")
+        require(len(self.saxe_dims) == 3 and all(d >= 1 for d in self.saxe_dims), "saxe_dims",
+                self.saxe_dims, "three positive integers: inputs, hidden units, outputs")
+        d_in, _, d_out = self.saxe_dims if len(self.saxe_dims) == 3 else (0, 0, 0)
+        s = self.saxe_singular_values
+        require(1 <= len(s) <= min(d_in, d_out) and all(v > 0 for v in s)
+                and list(s) == sorted(s, reverse=True) and len(set(s)) == len(s),
+                "saxe_singular_values", s, f"1 to {min(d_in, d_out)} distinct positive numbers, "
+                "largest first")
+        require(self.saxe_points >= d_in, "saxe_points", self.saxe_points, f"an integer >= d_in = {d_in}")
+        require(0 < self.saxe_sigma <= 1, "saxe_sigma", self.saxe_sigma, "a number in (0, 1]")
+        require(10 <= self.saxe_steps <= 10_000_000, "saxe_steps", self.saxe_steps,
+                "an integer from 10 to 10^7")
+        require(1 <= self.saxe_seeds <= 100, "saxe_seeds", self.saxe_seeds, "an integer from 1 to 100")
+
+    def members(self) -> list[dict]:
+        """One seed's batched model: the small inits, the large one, the unwhitened control."""
+        rich = [dict(sigma=s, lr=self.lr, inputs="whitened", regime="rich") for s in self.sigmas]
+        lazy = [dict(sigma=self.lazy_sigma, lr=self.lazy_lr, inputs="whitened", regime="lazy")]
+        control = [dict(sigma=self.sigma, lr=self.lr, inputs="anisotropic", regime="control")]
+        return rich + lazy + (control if self.control else [])
+
+
+def load_data(config: Config, whitened: bool) -> RegressionData:
+    if config.dataset == "digits":
+        return digits_pair(config.positive, config.negative, config.n_train, config.n_test,
+                           config.data_seed, whitened)
+    return gaussian_teacher(config.gaussian_dim, config.n_train, config.n_test, config.data_seed,
+                            whitened)
+
+
+def kernel_schedule(steps: int, points: int) -> list[int]:
+    """Step 0 and `points` log-spaced steps up to `steps` (duplicates merged): dense early,
+    where the alignment moves, sparse late."""
+    return sorted({0, *np.unique(np.geomspace(1, steps, points).round().astype(int)).tolist()})
+
+
+def crossing(steps, values, level: float, rising: bool = True) -> float | None:
+    """The first step at which `values` reaches `level`, interpolated linearly between the two
+    logged steps around it; None if it never does."""
+    steps, values = np.asarray(steps, dtype=float), np.asarray(values, dtype=float)
+    hit = values >= level if rising else values <= level
+    if not hit.any():
+        return None
+    i = int(np.argmax(hit))
+    if i == 0:
+        return float(steps[0])
+    before, after = values[i - 1], values[i]
+    return float(steps[i - 1] + (steps[i] - steps[i - 1]) * (level - before) / (after - before))
+
+
+def saxe_mode_strength(t, s: float, u0: float, lr: float):
+    """Saxe et al.'s mode strength u(t) = s e^(2 s t / tau) / (e^(2 s t / tau) - 1 + s / u0),
+    tau = 1 / lr: gradient flow of a 2-layer linear net from a balanced initial strength u0."""
+    growth = np.exp(2 * s * lr * np.asarray(t, dtype=float))
+    return s * growth / (growth - 1 + s / u0)
+
+
+def saxe_half_time(s: float, u0: float, lr: float) -> float:
+    """The step at which saxe_mode_strength reaches s / 2: (tau / 2s) ln(s / u0 - 1)."""
+    return math.log(s / u0 - 1) / (2 * s * lr)
+
+
+def run(config: Config | None = None, use_cache: bool = True) -> Run:
+    """Train (or load from the cache) and measure; see the module docstring."""
+    config = config or Config.preset("auto")
+    return execute(NAME, config, lambda device: _train_and_measure(config, device), use_cache)
+
+
+def _train_and_measure(config: Config, device: torch.device) -> Run:
+    started = time.perf_counter()
+    data = {"whitened": load_data(config, whitened=True)}
+    if config.control:
+        data["anisotropic"] = load_data(config, whitened=False)
+    seeds = [config.seed + i for i in range(config.n_seeds)]
+    per_seed = [_train_seed(config, seed, data, device) for seed in seeds]
+    history = {name: _join_seeds(name, [h[name] for h in per_seed]) for name in per_seed[0]}
+    members = [dict(seed=seed, **m) for seed in seeds for m in config.members()]
+    history.update(_saxe(config, device))
+    checkpoints = history.pop("_checkpoints")
+    summary = _summarize(config, members, history, data, device, time.perf_counter() - started)
+    return Run(NAME, config.to_dict(), summary, history, checkpoints)
+
+
+def _join_seeds(name: str, values: list):
+    """Per-member entries side by side over seeds (series: one column per member; test
+    outputs: one row per member); everything else is the first seed's."""
+    if name in ("train_loss", "alignment", "kernel_norm"):
+        return torch.cat(values, dim=1)
+    if name in ("test_network", "test_kernel_final", "test_kernel_initial"):
+        return torch.cat(values, dim=0)
+    return values[0]
+
+
+def _set_weights(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> torch.nn.Module:
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            p.copy_(state[name])
+    return model
+
+
+def _train_seed(config: Config, seed: int, data: dict[str, RegressionData], device) -> dict:
+    """Train one seed's ensemble, then read its NTK off the checkpoints."""
+    members = config.members()
+    stack = lambda field: torch.stack([getattr(data[m["inputs"]], field) for m in members]).to(device)
+    x_train, x_test = stack("x_train"), stack("x_test")                  # (E, P, d), (E, M, d)
+    y_train = data["whitened"].y_train.to(device)                        # the same labels for all
+    model = HomogeneousMLP(x_train.shape[-1], config.width, [seed] * len(members),
+                           [m["sigma"] for m in members], dtype=torch.float64).to(device)
+    with torch.no_grad():
+        f0_train, f0_test = model(x_train), model(x_test)
+    lrs = torch.tensor([m["lr"] for m in members], dtype=torch.float64, device=device)
+
+    def mse(m):
+        return 0.5 * ((m(x_train) - f0_train - y_train) ** 2).mean(-1)
+
+    kernel_steps = kernel_schedule(config.steps, config.kernel_points)
+    # Plain gradient descent with one learning rate per member: SGD at lr 1 on lr_e * L_e.
+    result = train(model, torch.optim.SGD(model.parameters(), lr=1.0),
+                   loss_fn=lambda m, _: lrs * mse(m), next_batch=lambda step: None,
+                   steps=config.steps, log_every=config.log_every,
+                   metrics=lambda m: {"train_loss": mse(m)}, checkpoint_steps=kernel_steps,
+                   desc=f"silent alignment, seed {seed} ({len(members)} models)")
+
+    headline = next(i for i, m in enumerate(members) if m["regime"] == "rich" and m["sigma"] == config.sigma)
+    alignment, norm, headline_kernels = [], [], []
+    for step in kernel_steps:
+        k = ensemble_ntk(_set_weights(model, result.checkpoints[step]), x_train, per_member_inputs=True)
+        alignment.append(kernel_alignment(k, y_train))
+        norm.append(kernel_norm(k))
+        headline_kernels.append(k[headline].float().cpu())
+    x_all = torch.cat([x_train, x_test], dim=1)
+    n = x_train.shape[1]
+    predictions = {}
+    for when, step in (("initial", 0), ("final", config.steps)):
+        k = ensemble_ntk(_set_weights(model, result.checkpoints[step]), x_all, per_member_inputs=True)
+        predictions[when] = kernel_regression(k[:, :n, :n], k[:, n:, :n], y_train)
+    with torch.no_grad():
+        network = model(x_test) - f0_test                                 # final weights loaded last
+    history = {
+        "step": torch.tensor(result.steps),
+        "train_loss": result.history["train_loss"].double(),
+        "kernel_step": torch.tensor(kernel_steps),
+        "alignment": torch.stack(alignment).cpu(),
+        "kernel_norm": torch.stack(norm).cpu(),
+        "test_network": network.cpu(), "test_kernel_final": predictions["final"].cpu(),
+        "test_kernel_initial": predictions["initial"].cpu(),
+        "y_train": y_train.cpu(), "y_test": data["whitened"].y_test,
+        "_checkpoints": {step: {k: v.clone() for k, v in result.checkpoints[step].items()}
+                         for step in (0, config.steps)},
+    }
+    # The headline kernel at four moments: init, aligned, half-learned, final.
+    events = _member_events(history, headline)
+    moments = [0, events["t_align"], events["t_loss"], config.steps]
+    rows = [int(np.argmin(np.abs(np.asarray(kernel_steps) - (t if t is not None else 0))))
+            for t in moments]
+    history["snapshot_step"] = torch.tensor([kernel_steps[r] for r in rows])
+    history["kernel_snapshots"] = torch.stack([headline_kernels[r] for r in rows])
+    return history
+
+
+def balanced_initial_strength(model: DeepLinear, input_modes: torch.Tensor,
+                              output_modes: torch.Tensor) -> torch.Tensor:
+    """The initial strength Saxe's formula should be given for a random (unbalanced) init.
+
+    Early on, while W1 W2 is tiny, mode k's hidden vectors alpha = W1^T v_k and beta = W2 u_k
+    obey alpha' = lr s beta, beta' = lr s alpha: their sum grows as e^(lr s t) and their
+    difference dies away, so the strength alpha . beta grows like |(alpha0 + beta0) / 2|^2
+    e^(2 lr s t), exactly as Saxe's balanced solution does from u0 = |(alpha0 + beta0) / 2|^2.
+    Returns (E, modes).
+    """
+    first, second = (w.detach() for w in model.weights)
+    alpha = torch.einsum("dk,edh->ekh", input_modes, first)
+    beta = torch.einsum("ok,eho->ekh", output_modes, second)
+    return ((alpha + beta) / 2).pow(2).sum(-1)
+
+
+def _saxe(config: Config, device: torch.device) -> dict:
+    """Deep linear networks (one hidden layer) on Saxe's teacher: each mode's strength over time."""
+    d_in, hidden, d_out = config.saxe_dims
+    task = saxe_teacher(config.saxe_singular_values, d_in, d_out, config.saxe_points, config.data_seed)
+    x, y, v, u = (t.to(device) for t in (task.x, task.y, task.input_modes, task.output_modes))
+    seeds = [config.seed + i for i in range(config.saxe_seeds)]
+    model = DeepLinear(list(config.saxe_dims), seeds, [config.saxe_sigma] * len(seeds),
+                       dtype=torch.float64).to(device)
+    initial_strength = balanced_initial_strength(model, v, u)
+
+    def mse(m):
+        return 0.5 * ((m(x) - y) ** 2).sum(-1).mean(-1)
+
+    def mode_strengths(m):   # u_k = v_k^T (W1 W2) u_k, (E, modes)
+        return torch.einsum("dk,edo,ok->ek", v, m.end_to_end(), u)
+
+    result = train(model, torch.optim.SGD(model.parameters(), lr=config.saxe_lr),
+                   loss_fn=lambda m, _: mse(m), next_batch=lambda step: None,
+                   steps=config.saxe_steps, log_every=config.log_every,
+                   metrics=lambda m: {"loss": mse(m), **{f"mode_{k}": s for k, s in
+                                                          enumerate(mode_strengths(m).T)}},
+                   desc=f"deep linear ({len(seeds)} models)")
+    modes = torch.stack([result.history[f"mode_{k}"] for k in range(len(config.saxe_singular_values))], -1)
+    return {"saxe_step": torch.tensor(result.steps), "saxe_loss": result.history["loss"].double(),
+            "saxe_mode_strength": modes.double(),                      # (T, E, modes)
+            "saxe_initial_strength": initial_strength.cpu(),           # (E, modes)
+            "saxe_singular_values": task.singular_values}
+
+
+# --- summary ----------------------------------------------------------------------------
+
+def _member_events(history: dict, i: int) -> dict:
+    """When member i aligned and when it learned, and what the loss and kernel were doing then."""
+    steps, loss = history["step"].numpy(), history["train_loss"][:, i].numpy()
+    ksteps = history["kernel_step"].numpy()
+    align, norm = history["alignment"][:, i].numpy(), history["kernel_norm"][:, i].numpy()
+    t_align = crossing(ksteps, align, align[0] + ALIGNED * (align.max() - align[0]))
+    t_loss = crossing(steps, loss, loss[0] - HALF * (loss[0] - loss[-1]), rising=False)
+    at_align = lambda xs, ys: None if t_align is None else float(np.interp(t_align, xs, ys))
+    return {
+        "t_align": t_align,
+        "t_loss": t_loss,
+        "align_over_loss_time": None if t_align is None or not t_loss else t_align / t_loss,
+        "loss_at_align": None if t_align is None else at_align(steps, loss) / float(loss[0]),
+        "kernel_norm_at_align": None if t_align is None else at_align(ksteps, norm) / float(norm[-1]),
+        "alignment_initial": float(align[0]),
+        "alignment_max": float(align.max()),
+        "alignment_final": float(align[-1]),
+        "kernel_growth": float(norm[-1] / norm[0]),
+        "final_loss_fraction": float(loss[-1] / loss[0]),
+        "x50": {"train_loss": x50(steps, loss), "alignment": x50(ksteps, align),
+                "kernel_norm": x50(ksteps, norm)},
+    }
+
+
+def _kernel_equivalence(history: dict, i: int) -> dict:
+    """Do kernel regressions with the final / initial NTK predict the trained network's test outputs?"""
+    network = history["test_network"][i]
+    final = prediction_agreement(network, history["test_kernel_final"][i])
+    initial = prediction_agreement(network, history["test_kernel_initial"][i])
+    return {"final_ntk": final, "initial_ntk": initial,
+            "error_ratio": initial["relative_error"] / max(final["relative_error"], 1e-300),
+            "test_accuracy": float(((network * history["y_test"]) > 0).double().mean())}
+
+
+def _init_scaling(rows: list[dict]) -> dict:
+    """t_loss against ln(1/sigma) for one seed's small inits: a straight line (Saxe: slope
+    1 / (lr s) for a linear net), while t_align stays put."""
+    rows = sorted(rows, key=lambda r: -r["sigma"])
+    x = np.log(1 / np.array([r["sigma"] for r in rows]))
+    t_loss = [r["t_loss"] for r in rows]
+    t_align = [r["t_align"] for r in rows]
+    out = {"sigmas": [r["sigma"] for r in rows], "t_loss": t_loss, "t_align": t_align,
+           "steps_per_e_fold": None, "r2": None, "t_align_spread": None}
+    if None not in t_loss and len(rows) >= 3:
+        slope, intercept = np.polyfit(x, t_loss, 1)
+        residual = np.sum((np.array(t_loss) - (slope * x + intercept)) ** 2)
+        out.update(steps_per_e_fold=float(slope), intercept=float(intercept),
+                   r2=float(1 - residual / np.sum((t_loss - np.mean(t_loss)) ** 2)))
+    if None not in t_align and len(rows) >= 2:
+        out["t_align_spread"] = float((max(t_align) - min(t_align)) / min(t_align))
+    return out
+
+
+def _saxe_summary(config: Config, history: dict) -> dict:
+    steps = history["saxe_step"].numpy()
+    s = history["saxe_singular_values"].numpy()
+    seeds = []
+    for e in range(config.saxe_seeds):
+        u0 = history["saxe_initial_strength"][e].numpy()
+        measured = [crossing(steps, history["saxe_mode_strength"][:, e, k].numpy(), s[k] / 2)
+                    for k in range(len(s))]
+        predicted = [saxe_half_time(s[k], u0[k], config.saxe_lr) for k in range(len(s))]
+        done = None not in measured
+        seeds.append({
+            "seed": config.seed + e, "initial_strength": u0.tolist(),
+            "measured_half_time": measured, "predicted_half_time": predicted,
+            "ratio": [m / p if m is not None else None for m, p in zip(measured, predicted)],
+            "learned_in_order": done and all(a < b for a, b in zip(measured, measured[1:])),
+        })
+    ratios = [r for seed in seeds for r in seed["ratio"] if r is not None]
+    return {"singular_values": s.tolist(), "lr": config.saxe_lr, "sigma": config.saxe_sigma,
+            "seeds": seeds, "ratio_min": min(ratios, default=None), "ratio_max": max(ratios, default=None),
+            "all_modes_learned": all(None not in seed["measured_half_time"] for seed in seeds),
+            "learned_in_order": all(seed["learned_in_order"] for seed in seeds)}
+
+
+def _summarize(config: Config, members: list[dict], history: dict, data: dict, device,
+               seconds: float) -> dict:
+    rows = [{**m, **_member_events(history, i), "kernel": _kernel_equivalence(history, i)}
+            for i, m in enumerate(members)]
+    pick = lambda regime, seed, **match: next(
+        (r for r in rows if r["regime"] == regime and r["seed"] == seed
+         and all(r[k] == v for k, v in match.items())), None)
+    headline = pick("rich", config.seed, sigma=config.sigma)
+    x = data["whitened"].x_train
+    strength = float((x.T @ data["whitened"].y_train / len(x)).norm())  # s = |(1/P) X^T y|
+    seeds = [config.seed + i for i in range(config.n_seeds)]
+    x50_loss = headline["x50"]["train_loss"]
+    return {
+        "dataset": data["whitened"].description,
+        "anisotropic_dataset": data["anisotropic"].description if config.control else None,
+        "anisotropic_spectrum_top": data["anisotropic"].input_spectrum[:5].tolist() if config.control else None,
+        "sigma": config.sigma,
+        **{k: headline[k] for k in ("t_align", "t_loss", "align_over_loss_time", "loss_at_align",
+                                    "kernel_norm_at_align", "alignment_initial", "alignment_max",
+                                    "alignment_final", "kernel_growth", "final_loss_fraction")},
+        "kernel": headline["kernel"],
+        "x50": headline["x50"],
+        # lag = x50(loss) - x50(measure): > 0 when the measure moves first
+        "lag": {name: x50_loss - value for name, value in headline["x50"].items() if name != "train_loss"},
+        "init_scaling": [{"seed": seed, **_init_scaling([r for r in rows if r["regime"] == "rich"
+                                                         and r["seed"] == seed])} for seed in seeds],
+        "input_output_strength": strength,
+        # Saxe: a linear net's loss waits (1 / 2 lr s) ln(s / u0) steps with u0 ~ sigma^2, i.e.
+        # 1 / (lr s) steps per e-fold of 1/sigma.  A ReLU unit pointing along (1/P) X^T y is
+        # active on one class only (centred data, classes split by that direction), so it
+        # sees half the correlation, s / 2: twice the wait.
+        "linear_net_steps_per_e_fold": 1 / (config.lr * strength),
+        "relu_unit_steps_per_e_fold": 2 / (config.lr * strength),
+        "lazy": pick("lazy", config.seed),
+        "control": pick("control", config.seed),
+        "saxe": _saxe_summary(config, history),
+        "runs": rows,
+        "members": members,
+        "n_models": len(members) + config.saxe_seeds,
+        "seconds": round(seconds, 2),
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "config": config.to_dict(),
+    }
+
+
+# --- figures (used by the chapter) ------------------------------------------------------
+
+def _first_seed_members(run: Run) -> list[tuple[int, dict]]:
+    seed = run.summary["config"]["seed"]
+    return [(i, m) for i, m in enumerate(run.summary["members"]) if m["seed"] == seed]
+
+
+def _sigma_colors(sigmas):
+    import matplotlib.pyplot as plt
+
+    return dict(zip(sorted(sigmas, reverse=True), plt.cm.viridis(np.linspace(0.0, 0.8, len(sigmas)))))
+
+
+def plot_dynamics(run: Run, control: bool = False):
+    """Loss, kernel-target alignment and kernel scale against (log) step for every init of the
+    first seed: each small init aligns first, then grows its kernel and learns; the large
+    init (dashed) learns without changing its kernel.  Dotted lines: the headline run's
+    t_align and t_loss.  With `control`: the headline run against the same init on
+    unwhitened inputs (dash-dotted), and the control's t_align and t_loss."""
+    import matplotlib.pyplot as plt
+
+    from emergence.plotting import COLORS, mark
+
+    h, s = run.history, run.summary
+    step, kstep = h["step"].numpy(), h["kernel_step"].numpy()
+    members = _first_seed_members(run)
+    colors = _sigma_colors([m["sigma"] for _, m in members if m["regime"] == "rich"])
+    shown = {"rich", "control"} if control else {"rich", "lazy"}
+    fig, axes = plt.subplots(3, 1, figsize=(7.5, 7.5), sharex=True)
+    loss_ax, align_ax, norm_ax = axes
+    for i, m in members:
+        headline = m["regime"] == "rich" and m["sigma"] == s["sigma"]
+        if m["regime"] not in shown or (control and m["regime"] == "rich" and not headline):
+            continue
+        color = {"lazy": COLORS["red"], "control": COLORS["other"]}.get(m["regime"])
+        style = dict(color=color if color else colors[m["sigma"]],
+                     ls={"lazy": "--", "control": "-."}.get(m["regime"], "-"),
+                     lw=2.2 if headline or control else 1.3, zorder=3 if headline else 2)
+        label = f"sigma = {m['sigma']:g}" + {"lazy": f" (lazy, lr {m['lr']:g})",
+                                             "control": ", unwhitened inputs"}.get(m["regime"], "")
+        loss = h["train_loss"][:, i].numpy()
+        norm = h["kernel_norm"][:, i].numpy()
+        loss_ax.plot(step[1:], loss[1:] / loss[0], label=label, **style)
+        align_ax.plot(kstep[1:], h["alignment"][1:, i].numpy(), **style)
+        norm_ax.plot(kstep[1:], norm[1:] / norm[-1], **style)
+    marked = s["control"] if control else s
+    for ax in axes:
+        mark(ax, marked["t_align"], "t_align", color=COLORS["measure"])
+        mark(ax, marked["t_loss"], "t_loss", color=COLORS["task"])
+    loss_ax.set_ylabel("train loss / initial loss")
+    align_ax.set_ylabel("kernel-target alignment A(K, yy^T)")
+    norm_ax.set_ylabel("||K(t)||_F / ||K(final)||_F")
+    norm_ax.set_yscale("log")
+    norm_ax.set_xscale("log")
+    norm_ax.set_xlabel("gradient-descent step")
+    loss_ax.legend(fontsize=8, loc="lower left")
+    loss_ax.set_title(f"unwhitened control (dotted lines: its t_align, t_loss)" if control else
+                      f"{s['dataset']}: the kernel aligns first (bold: sigma = {s['sigma']:g})")
+    return fig
+
+
+def plot_init_scaling(run: Run):
+    """t_loss and t_align against ln(1/sigma): the loss waits longer the smaller the init, by a
+    fixed number of steps per e-fold, while the alignment happens at the same time."""
+    import matplotlib.pyplot as plt
+
+    from emergence.plotting import COLORS
+
+    s = run.summary
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    for rank, row in enumerate(s["init_scaling"]):
+        x = np.log(1 / np.array(row["sigmas"]))
+        first = rank == 0
+        ax.plot(x, row["t_loss"], "o", color=COLORS["task"], alpha=1 if first else 0.4,
+                label="t_loss (loss half-way down)" if first else None)
+        ax.plot(x, row["t_align"], "s", color=COLORS["measure"], alpha=1 if first else 0.4,
+                label="t_align (alignment 90 % up)" if first else None)
+        if row["steps_per_e_fold"] is not None:
+            grid = np.linspace(x.min(), x.max(), 2)
+            ax.plot(grid, row["intercept"] + row["steps_per_e_fold"] * grid, color=COLORS["task"],
+                    lw=1, alpha=1 if first else 0.4,
+                    label=f"fit: {row['steps_per_e_fold']:.0f} steps per e-fold, R^2 = {row['r2']:.4f}"
+                    if first else None)
+    row = s["init_scaling"][0]
+    if row["steps_per_e_fold"] is not None:   # the theory's slopes, through the fit's middle
+        x = np.log(1 / np.array(row["sigmas"]))
+        grid = np.linspace(x.min(), x.max(), 2)
+        middle = row["intercept"] + row["steps_per_e_fold"] * x.mean()
+        for key, ls, text in (("relu_unit_steps_per_e_fold", "--", "ReLU unit on one class, 2 / (lr s)"),
+                              ("linear_net_steps_per_e_fold", ":", "linear net (Saxe), 1 / (lr s)")):
+            ax.plot(grid, middle + s[key] * (grid - x.mean()), color=COLORS["grey"], ls=ls, lw=1.2,
+                    label=f"slope of a {text} = {s[key]:.0f}")
+    ax.set_xlabel("ln(1 / sigma)")
+    ax.set_ylabel("step")
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_kernel_predictions(run: Run):
+    """Kernel regression with the final NTK (green) and the initial NTK (grey) against the
+    trained network's outputs on the test images: whitened headline run, then the control."""
+    import matplotlib.pyplot as plt
+
+    from emergence.plotting import COLORS
+
+    h, s = run.history, run.summary
+    members = _first_seed_members(run)
+    panels = [(i, m) for i, m in members if m["regime"] == "rich" and m["sigma"] == s["sigma"]]
+    panels += [(i, m) for i, m in members if m["regime"] == "control"]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.0), squeeze=False)
+    for ax, (i, m) in zip(axes[0], panels):
+        row = next(r for r in s["runs"] if r["seed"] == m["seed"] and r["regime"] == m["regime"]
+                   and r["sigma"] == m["sigma"])
+        network = h["test_network"][i].numpy()
+        for when, color in (("initial", COLORS["grey"]), ("final", COLORS["measure"])):
+            fit = row["kernel"][f"{when}_ntk"]
+            ax.scatter(network, h[f"test_kernel_{when}"][i].numpy(), s=14, color=color, alpha=0.8,
+                       label=f"{when} NTK: R^2 = {fit['r2']:.3f}, rel. error {fit['relative_error']:.3f}")
+        lim = np.abs(network).max() * 1.3
+        ax.plot([-lim, lim], [-lim, lim], color=COLORS["grey"], lw=0.8)
+        ax.set_xlim(-lim, lim)
+        ax.set_ylim(-lim, lim)
+        ax.set_xlabel("trained network f(x) - f0(x)")
+        ax.set_ylabel("kernel regression")
+        ax.set_title(f"{m['inputs']} inputs, sigma = {m['sigma']:g}")
+        ax.legend(fontsize=7, loc="upper left")
+    return fig
+
+
+def plot_kernel_snapshots(run: Run):
+    """The headline kernel, K / ||K||_F, at init, when aligned, half-way down the loss and at
+    the end, with the training points sorted by label; last panel: the target y y^T.  The
+    colour scale is clipped at the 99th percentile of the off-diagonal entries, so the large
+    diagonal (each point with itself) does not hide the structure between points."""
+    import matplotlib.pyplot as plt
+
+    h, s = run.history, run.summary
+    order = torch.argsort(h["y_train"], descending=True, stable=True)
+    y = h["y_train"][order]
+    kernels = [k[order][:, order] for k in h["kernel_snapshots"]] + [torch.outer(y, y).float()]
+    kstep = h["kernel_step"].numpy()
+    headline = next(i for i, m in _first_seed_members(run)
+                    if m["regime"] == "rich" and m["sigma"] == s["sigma"])
+    norm = h["kernel_norm"][:, headline].numpy()
+    titles = []
+    for name, t in zip(("init", "aligned", "half-learned", "final"), h["snapshot_step"].tolist()):
+        row = int(np.argmax(kstep == t))
+        titles.append(f"{name}: step {t}\nA = {h['alignment'][row, headline]:.2f}, "
+                      f"|K| = {norm[row] / norm[-1]:.0e} x final")
+    titles.append("target y y^T")
+    fig, axes = plt.subplots(1, len(kernels), figsize=(2.3 * len(kernels), 2.8))
+    for ax, k, title in zip(axes, kernels, titles):
+        k = (k / k.norm()).numpy()
+        bound = np.percentile(np.abs(k[~np.eye(len(k), dtype=bool)]), 99)
+        ax.imshow(k, cmap="RdBu_r", vmin=-bound, vmax=bound, interpolation="nearest")
+        ax.set_title(title, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.grid(False)
+    return fig
+
+
+def plot_saxe(run: Run):
+    """Each mode's strength u_k(t) / s_k in the deep linear networks (thin: every seed) and
+    Saxe et al.'s closed form from the first seed's balanced initial strength (dashed)."""
+    import matplotlib.pyplot as plt
+
+    from emergence.plotting import COLORS
+
+    h, s = run.history, run.summary["saxe"]
+    step = h["saxe_step"].numpy()
+    strength = h["saxe_mode_strength"].numpy()
+    colors = plt.cm.viridis(np.linspace(0.0, 0.8, len(s["singular_values"])))
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    for k, (sv, color) in enumerate(zip(s["singular_values"], colors)):
+        for e in range(strength.shape[1]):
+            ax.plot(step, strength[:, e, k] / sv, color=color, lw=2 if e == 0 else 0.8,
+                    alpha=1 if e == 0 else 0.5, label=f"mode {k + 1}: s = {sv:g}" if e == 0 else None)
+        u0 = s["seeds"][0]["initial_strength"][k]
+        ax.plot(step, saxe_mode_strength(step, sv, u0, s["lr"]) / sv, color=COLORS["grey"], ls="--", lw=1.2,
+                label="Saxe et al., closed form" if k == 0 else None)
+    ax.set_xlabel("gradient-descent step")
+    ax.set_ylabel("mode strength u_k / s_k")
+    ax.legend(fontsize=8, loc="lower right")
+    return fig

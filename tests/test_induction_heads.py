@@ -1,0 +1,206 @@
+"""Induction heads: the copy task, the head scores, ablation, and the chapter's acceptance
+criteria on the `fast` run (cached, shared with the book build and nbval)."""
+
+import math
+
+import pytest
+import torch
+
+from emergence.experiments import ConfigError, induction_heads
+from emergence.measures import (ablate_head, fastest_fall, icl_score, ov_copying_score,
+                                per_position_loss, prefix_matching_score, previous_token_score,
+                                stable_before)
+from emergence.models import Transformer, TransformerConfig
+from emergence.tasks import CopyTask, repeated_random_tokens
+
+
+# --- the task -----------------------------------------------------------------------------
+
+def test_copy_task_copies_a_segment_and_marks_what_it_makes_predictable():
+    task = CopyTask(vocab=20, seq_len=40, copy_min=5, copy_max=12)
+    tokens, predictable = task.sample(200, torch.Generator().manual_seed(0))
+    assert tokens.shape == (200, 41) and predictable.shape == (200, 40)
+    assert (tokens[:, 0] == task.bos).all() and (tokens[:, 1:] < task.vocab).all()
+    lengths = predictable.sum(1) + 1
+    assert lengths.min() >= 5 and lengths.max() <= 12
+    for b in range(200):
+        positions = predictable[b].nonzero().flatten()
+        dest, length = int(positions[0]), int(lengths[b])
+        assert (positions == torch.arange(dest, dest + length - 1)).all()   # one contiguous run
+        copy = tokens[b, dest:dest + length]
+        # the copy occurs earlier in full, ending before the copy starts
+        sources = [s for s in range(1, dest - length + 1) if torch.equal(tokens[b, s:s + length], copy)]
+        assert sources, f"sequence {b}: the copied segment has no source"
+
+
+def test_copy_task_places_copies_at_varied_distances():
+    """A fixed distance would let a positional head solve the task without induction."""
+    task = CopyTask()
+    tokens, predictable = task.sample(500, torch.Generator().manual_seed(1))
+    starts = predictable.float().argmax(1)
+    assert len(set(starts.tolist())) > 20
+
+
+def test_copy_task_rejects_a_context_too_short_for_two_copies():
+    with pytest.raises(ValueError, match="seq_len=40 is too short"):
+        CopyTask(seq_len=40, copy_max=32)
+
+
+def test_repeated_random_tokens_repeat_after_bos():
+    probe = repeated_random_tokens(3, 5, 4, 10, torch.Generator().manual_seed(0))
+    assert probe.shape == (3, 21) and (probe[:, 0] == 10).all()
+    assert torch.equal(probe[:, 1:6], probe[:, 16:21])
+
+
+# --- the measures ---------------------------------------------------------------------------
+
+def test_previous_token_score_is_one_for_a_previous_token_head_and_low_for_uniform():
+    T = 8
+    prev = torch.zeros(T, T)
+    prev[0, 0] = 1
+    prev[torch.arange(1, T), torch.arange(T - 1)] = 1
+    uniform = torch.tril(torch.ones(T, T)) / torch.arange(1, T + 1)[:, None]
+    pattern = torch.stack([prev, uniform])[None, None]                # (E=1, B=1, H=2, T, T)
+    score = previous_token_score(pattern)
+    assert score[0, 0] == pytest.approx(1.0)
+    assert score[0, 1] == pytest.approx(torch.tensor([1 / (i + 1) for i in range(1, T)]).mean().item())
+
+
+def test_prefix_matching_score_is_one_for_an_induction_head_and_zero_for_previous_token():
+    tokens = torch.cat([torch.tensor([50]), torch.arange(6).repeat(3)])[None]   # BOS, 0..5 x 3
+    T = tokens.shape[1]
+    induction = torch.zeros(T, T)
+    for i in range(T):
+        induction[i, i - 6 + 1 if i > 6 else 0] = 1                    # the token after the last copy
+    prev = torch.zeros(T, T)
+    prev[torch.arange(1, T), torch.arange(T - 1)] = 1
+    prev[0, 0] = 1
+    score = prefix_matching_score(torch.stack([induction, prev])[None, None], tokens)
+    assert score[0, 0] == pytest.approx(1.0)
+    assert score[0, 1] == pytest.approx(0.0)
+
+
+def test_copying_score_is_plus_one_for_a_copying_head_and_minus_one_for_an_anti_copying_head():
+    V, d, dh = 10, 10, 10
+    eye = torch.eye(d)
+    W_E, W_U = eye[None], eye[None]
+    W_V = torch.stack([eye, eye], dim=1)[None]                        # (1, d, H=2, dh)
+    W_O = torch.stack([eye, -eye])[None]                              # (1, H, dh, d)
+    score = ov_copying_score(W_E, W_V, W_O, W_U)
+    assert score[0].tolist() == pytest.approx([1.0, -1.0])
+
+
+def test_icl_score_is_late_minus_early():
+    loss = torch.tensor([[[4.0, 4.0, 3.0, 1.0, 1.0]]])                # (E, B, T)
+    assert icl_score(loss, (0, 2), (3, 5)).item() == pytest.approx(-3.0)
+
+
+def test_per_position_loss_matches_cross_entropy():
+    logits = torch.randn(2, 3, 5, 7)
+    tokens = torch.randint(0, 7, (3, 5))
+    loss = per_position_loss(logits, tokens)
+    expected = torch.nn.functional.cross_entropy(logits[1, 2, 3], tokens[2, 4])
+    assert loss.shape == (2, 3, 4) and loss[1, 2, 3].item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def tiny_model(seeds=(0, 1)):
+    cfg = TransformerConfig(d_vocab=11, n_ctx=12, d_model=16, n_heads=2, d_head=8, n_layers=2,
+                            d_mlp=0, layer_norm=True, embed_std=1.0)
+    return Transformer(cfg, list(seeds))
+
+
+def test_ablating_a_head_with_free_patterns_equals_removing_its_output_weights():
+    model = tiny_model()
+    tokens = torch.randint(0, 11, (4, 12), generator=torch.Generator().manual_seed(0))
+    ablated = ablate_head(model, tokens, layer=0, head=1, freeze_patterns=False)
+    with torch.no_grad():
+        model.blocks[0].attn.W_O[:, 1] = 0
+        expected = model(tokens)
+    assert torch.allclose(ablated, expected, atol=1e-5)
+
+
+def test_frozen_pattern_ablation_of_the_last_layer_is_exact_and_of_layer_one_keeps_later_patterns():
+    model = tiny_model()
+    tokens = torch.randint(0, 11, (4, 12), generator=torch.Generator().manual_seed(1))
+    # in the last layer nothing downstream attends, so frozen and free agree
+    assert torch.allclose(ablate_head(model, tokens, 1, 0, True), ablate_head(model, tokens, 1, 0, False))
+    # in layer 1 they differ: freeing the patterns lets layer 2 re-route
+    assert not torch.allclose(ablate_head(model, tokens, 0, 0, True), ablate_head(model, tokens, 0, 0, False))
+
+
+def test_fastest_fall_and_stable_before():
+    steps = [0, 10, 20, 30, 40, 50, 60]
+    values = [4.6, 4.2, 4.15, 4.1, 3.0, 1.5, 1.2]
+    assert fastest_fall(steps, values, 0.5) == (40.0, 50.0)   # 3.0 -> 1.5 in 10 steps
+    assert fastest_fall([0, 10, 20], [4, 3.9, 3.8], 0.5) is None
+    assert stable_before(steps, values, 30, 0.1) == 20.0         # 4.2 .. 4.1 within 10 % of 4.1
+
+
+def test_config_rejects_bad_settings_by_name():
+    with pytest.raises(ConfigError, match="seq_len"):
+        induction_heads.Config.preset("fast", seq_len=40)
+    with pytest.raises(ConfigError, match="icl_late"):
+        induction_heads.Config.preset("fast", icl_late="60,80")
+    with pytest.raises(ConfigError, match="unknown setting 'layers'"):
+        induction_heads.Config.preset("fast", layers=3)
+
+
+# --- acceptance on the fast run ---------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def run():
+    return induction_heads.run(induction_heads.Config.preset("fast"))
+
+
+def test_every_seed_has_its_phase_change(run):
+    assert run.summary["n_transitioned"] == len(run.summary["seeds"])
+
+
+def test_the_drop_halves_the_loss_within_a_fifth_of_training(run):
+    for s in run.summary["seeds"]:
+        assert s["drop_fraction_of_training"] <= 0.2, s
+
+
+@pytest.mark.xfail(strict=True, reason="not yet reproduced: on the periodic task the copied-token loss "
+                   "sags from 4.16 to ~3.0 (the one-layer in-context-unigram solution) right up to the "
+                   "drop, so no stretch before it is flat within 10 % (measured 0 steps); see issue 4")
+def test_a_flat_plateau_as_long_as_the_drop_precedes_it(run):
+    for s in run.summary["seeds"]:
+        # the in-context loss changed by < 10 % over a window at least as long before the drop
+        assert s["plateau_steps_before_drop"] >= s["drop_steps"], s
+
+
+def test_icl_score_goes_from_near_zero_to_clearly_negative(run):
+    for s in run.summary["seeds"]:
+        assert abs(s["icl_score_before"]) < 0.1, s
+        assert s["final_icl_score"] < -1.0, s
+
+
+def test_induction_head_ends_strong(run):
+    for s in run.summary["seeds"]:
+        assert s["prefix_matching_final"] >= 0.4, s
+
+
+@pytest.mark.xfail(strict=True, reason="not yet reproduced: prefix matching is already 0.29-0.38 at the "
+                   "drop's start (it grows during the sag) and reaches 0.78-0.84 at its end: x2.2-2.7")
+def test_prefix_matching_triples_across_the_drop(run):
+    for s in run.summary["seeds"]:
+        assert s["prefix_matching_after"] >= 3 * s["prefix_matching_before"], s
+
+
+def test_previous_token_head_has_formed_by_the_drops_midpoint(run):
+    for s in run.summary["seeds"]:
+        assert s["prev_token_gain_by_midpoint"] >= 3, s
+        assert s["prev_token_final"] >= 0.4, s
+
+
+def test_one_layer_control_shows_no_drop(run):
+    assert run.summary["control"] and not run.summary["control_any_drop"]
+
+
+@pytest.mark.xfail(strict=True, reason="not yet reproduced: zeroing the best last-layer head raises the "
+                   "copied-token loss 0.31-0.35 -> 0.81-1.02 nats, 18-25 % of the drop; the other "
+                   "last-layer head carries part of the induction")
+def test_ablating_the_induction_head_undoes_most_of_the_drop(run):
+    for s in run.summary["seeds"]:
+        assert s["ablation_share_of_drop"] >= 0.5, s

@@ -1,0 +1,308 @@
+"""Silent alignment: the kernel measures against independent computations, the data, the
+models, Saxe's closed form, and the chapter's acceptance criteria on the `fast` run (cached,
+shared with the book build and nbval)."""
+
+import numpy as np
+import pytest
+import torch
+
+from emergence.experiments import ConfigError, silent_alignment
+from emergence.experiments.silent_alignment import (balanced_initial_strength, crossing,
+                                                    saxe_half_time, saxe_mode_strength)
+from emergence.measures.kernels import (empirical_ntk, ensemble_ntk, kernel_alignment, kernel_norm,
+                                        kernel_regression, prediction_agreement)
+from emergence.models import DeepLinear, HomogeneousMLP
+from emergence.tasks.whitened import digits_pair, gaussian_teacher, saxe_teacher
+
+# --- the NTK, against two independent computations ------------------------------------------
+
+
+def relu_mlp_ntk_closed_form(W, a, x1, x2):
+    """K(x, x') = sum_i relu(w_i.x) relu(w_i.x') + (x.x') sum_i a_i^2 1[w_i.x > 0] 1[w_i.x' > 0]."""
+    pre1, pre2 = x1 @ W, x2 @ W
+    features = torch.relu(pre1) @ torch.relu(pre2).T
+    gates = ((pre1 > 0).double() * a ** 2) @ (pre2 > 0).double().T
+    return features + (x1 @ x2.T) * gates
+
+
+def test_ntk_equals_the_closed_form_of_the_relu_mlp():
+    model = HomogeneousMLP(5, 7, seeds=[0, 1], init_scales=[0.5, 2.0], dtype=torch.float64)
+    gen = torch.Generator().manual_seed(3)
+    x1 = torch.randn(6, 5, generator=gen, dtype=torch.float64)
+    x2 = torch.randn(4, 5, generator=gen, dtype=torch.float64)
+    kernels = ensemble_ntk(model, x1, x2)
+    assert kernels.shape == (2, 6, 4)
+    for e in range(2):
+        expected = relu_mlp_ntk_closed_form(model.W[e].detach(), model.a[e].detach(), x1, x2)
+        torch.testing.assert_close(kernels[e], expected, rtol=1e-12, atol=1e-12)
+
+
+def autograd_jacobian(model, x, member):
+    """One row per (example, output), built one backward pass at a time: no torch.func."""
+    rows = []
+    out = model(x)[member]
+    out = out.unsqueeze(-1) if out.dim() == 1 else out
+    for i in range(out.shape[0]):
+        for c in range(out.shape[1]):
+            grads = torch.autograd.grad(out[i, c], list(model.parameters()), retain_graph=True)
+            rows.append(torch.cat([g[member].flatten() for g in grads]))
+    return torch.stack(rows).reshape(out.shape[0], out.shape[1], -1)
+
+
+def test_ntk_equals_a_loop_of_autograd_gradients_for_several_outputs():
+    model = DeepLinear([3, 4, 2], seeds=[5, 6], init_scales=[1.0, 0.3], dtype=torch.float64)
+    x = torch.randn(2, 5, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    kernels = ensemble_ntk(model, x, per_member_inputs=True)
+    for e in range(2):
+        jac = autograd_jacobian(model, x[e], e)                    # (N, C, params)
+        expected = torch.einsum("icp,jcp->ij", jac, jac)           # summed over outputs
+        torch.testing.assert_close(kernels[e], expected, rtol=1e-12, atol=1e-12)
+
+
+def test_empirical_ntk_of_a_linear_model_is_the_gram_matrix():
+    x = torch.randn(5, 3, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    params = {"beta": torch.ones(3, dtype=torch.float64)}
+    kernel = empirical_ntk(lambda p, inputs: inputs @ p["beta"], params, x, chunk_size=2)
+    torch.testing.assert_close(kernel, x @ x.T)
+
+
+# --- alignment, scale, regression, agreement ------------------------------------------------
+
+
+def test_kernel_alignment_known_values():
+    y = torch.tensor([1.0, -1.0, 1.0, 1.0], dtype=torch.float64)
+    target = torch.outer(y, y)
+    assert kernel_alignment(3 * target, y).item() == pytest.approx(1.0)
+    assert kernel_alignment(-target, y).item() == pytest.approx(-1.0)
+    # the identity: y^T y / (sqrt(N) |y|^2) = 1 / sqrt(N)
+    assert kernel_alignment(torch.eye(4, dtype=torch.float64), y).item() == pytest.approx(0.5)
+    stacked = kernel_alignment(torch.stack([target, torch.eye(4, dtype=torch.float64)]), y)
+    torch.testing.assert_close(stacked, torch.tensor([1.0, 0.5], dtype=torch.float64))
+    Y = torch.stack([y, -y], 1)                                    # two outputs: Y Y^T = 2 y y^T
+    assert kernel_alignment(target, Y).item() == pytest.approx(1.0)
+    assert kernel_norm(target).item() == pytest.approx(4.0)        # |y|^2
+
+
+def test_kernel_regression_interpolates_and_is_min_norm_least_squares():
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(6, 10, generator=gen, dtype=torch.float64)
+    x_new = torch.randn(3, 10, generator=gen, dtype=torch.float64)
+    y = torch.randn(6, generator=gen, dtype=torch.float64)
+    fitted = kernel_regression(x @ x.T, x @ x.T, y, ridge=1e-12)
+    torch.testing.assert_close(fitted, y, rtol=1e-7, atol=1e-7)
+    predicted = kernel_regression(x @ x.T, x_new @ x.T, y, ridge=1e-12)
+    torch.testing.assert_close(predicted, x_new @ torch.linalg.pinv(x) @ y, rtol=1e-7, atol=1e-7)
+    batched = kernel_regression(torch.stack([x @ x.T, 2 * x @ x.T]), torch.stack([x_new @ x.T] * 2), y)
+    torch.testing.assert_close(batched[0], 2 * batched[1])
+
+
+def test_prediction_agreement():
+    ref = torch.tensor([1.0, -1.0, 2.0, 0.0])
+    assert prediction_agreement(ref, ref) == {"r2": 1.0, "relative_error": 0.0}
+    half = prediction_agreement(ref, ref / 2)
+    assert half["relative_error"] == pytest.approx(0.5)
+    assert half["r2"] == pytest.approx(1 - 1.5 / 5)      # sum (ref / 2)^2 over sum (ref - mean)^2
+
+
+# --- data and models --------------------------------------------------------------------------
+
+
+def test_whitened_digits():
+    white = digits_pair((0,), (1,), n_train=100, n_test=30, seed=1)
+    raw = digits_pair((0,), (1,), n_train=100, n_test=30, seed=1, whitened=False)
+    p, d = white.x_train.shape
+    torch.testing.assert_close(white.x_train.T @ white.x_train / p, torch.eye(d, dtype=torch.float64))
+    torch.testing.assert_close(white.x_train.mean(0), torch.zeros(d, dtype=torch.float64))
+    assert set(white.y_train.tolist()) == {1.0, -1.0} and white.x_test.shape == (30, d)
+    # the control: same images and labels, same number of directions and mean |x|^2, not white
+    assert torch.equal(raw.y_train, white.y_train) and raw.x_train.shape == (p, d)
+    assert (raw.x_train ** 2).sum(1).mean().item() == pytest.approx(d)
+    assert raw.input_spectrum[0] > 5 * raw.input_spectrum[-1]
+    with pytest.raises(ValueError, match="have 360 images"):
+        digits_pair((0,), (1,), n_train=300, n_test=100)
+    with pytest.raises(ValueError, match="disjoint"):
+        digits_pair((0, 1), (1,))
+
+
+def test_gaussian_teacher_data():
+    white = gaussian_teacher(dim=8, n_train=200, n_test=20, seed=0)
+    torch.testing.assert_close(white.x_train.T @ white.x_train / 200, torch.eye(8, dtype=torch.float64))
+    assert white.y_train.std(correction=0).item() == pytest.approx(1.0)
+    skewed = gaussian_teacher(dim=8, n_train=200, n_test=20, seed=0, whitened=False, teacher="linear")
+    assert skewed.input_spectrum[0] > 3 * skewed.input_spectrum[-1]
+
+
+def test_saxe_teacher_has_the_chosen_correlation():
+    task = saxe_teacher((3.0, 1.0), d_in=6, d_out=4, n_points=50, seed=2)
+    eye = torch.eye(6, dtype=torch.float64)
+    torch.testing.assert_close(task.x.T @ task.x / 50, eye)
+    correlation = task.x.T @ task.y / 50
+    expected = task.input_modes @ torch.diag(task.singular_values) @ task.output_modes.T
+    torch.testing.assert_close(correlation, expected)
+    torch.testing.assert_close(torch.linalg.svdvals(correlation)[:2], task.singular_values)
+
+
+def test_homogeneous_models_scale_with_sigma():
+    x = torch.randn(9, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    mlp = HomogeneousMLP(4, 16, seeds=[3, 3], init_scales=[1e-3, 2e-3], dtype=torch.float64)
+    out = mlp(x).detach()
+    torch.testing.assert_close(out[1], 4 * out[0])                 # 2-homogeneous
+    kernels = ensemble_ntk(mlp, x)
+    torch.testing.assert_close(kernels[1], 4 * kernels[0])         # NTK ~ sigma^2 too
+    deep = DeepLinear([4, 5, 6, 2], seeds=[0], init_scales=[1.0], dtype=torch.float64)
+    torch.testing.assert_close(deep(x)[0], x @ deep.end_to_end()[0])
+    with pytest.raises(ValueError, match="init_scales"):
+        HomogeneousMLP(4, 16, seeds=[0, 1], init_scales=[1.0])
+
+
+# --- Saxe's closed form -------------------------------------------------------------------------
+
+
+def test_saxe_closed_form_solves_its_equation():
+    s, u0, lr = 2.0, 1e-3, 0.01
+    t = np.linspace(0, 600, 6001)
+    u = saxe_mode_strength(t, s, u0, lr)
+    assert u[0] == pytest.approx(u0) and u[-1] == pytest.approx(s, rel=1e-3)
+    derivative = np.gradient(u, t)
+    np.testing.assert_allclose(derivative[1:-1], (2 * lr * u * (s - u))[1:-1], rtol=1e-3, atol=1e-9)
+    half = saxe_half_time(s, u0, lr)
+    assert saxe_mode_strength(half, s, u0, lr) == pytest.approx(s / 2)
+
+
+def test_a_balanced_linear_network_follows_saxe_exactly():
+    """From a balanced, decoupled init the closed form is the exact gradient flow: small-step
+    gradient descent must reach each half-time within 1 %."""
+    task = saxe_teacher((2.0, 1.0), d_in=4, d_out=3, n_points=64, seed=0)
+    model = DeepLinear([4, 5, 3], seeds=[0], init_scales=[1.0], dtype=torch.float64)
+    hidden = torch.linalg.qr(torch.randn(5, 2, generator=torch.Generator().manual_seed(1),
+                                         dtype=torch.float64))[0]
+    scale = 0.03                                                   # u0 = scale^2 for both modes
+    with torch.no_grad():
+        model.weights[0].copy_((scale * task.input_modes @ hidden.T)[None])
+        model.weights[1].copy_((scale * hidden @ task.output_modes.T)[None])
+    u0 = balanced_initial_strength(model, task.input_modes, task.output_modes)[0]
+    torch.testing.assert_close(u0, torch.full((2,), scale ** 2, dtype=torch.float64))
+    lr, strengths = 0.002, []
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    for _ in range(2500):
+        strengths.append(torch.einsum("dk,do,ok->k", task.input_modes, model.end_to_end()[0].detach(),
+                                      task.output_modes))
+        optimizer.zero_grad()
+        (0.5 * ((model(task.x) - task.y) ** 2).sum(-1).mean()).backward()
+        optimizer.step()
+    strengths = torch.stack(strengths).numpy()
+    for k, s in enumerate((2.0, 1.0)):
+        measured = crossing(np.arange(len(strengths)), strengths[:, k], s / 2)
+        assert measured == pytest.approx(saxe_half_time(s, scale ** 2, lr), rel=0.01)
+
+
+def test_crossing_interpolates():
+    assert crossing([0, 10, 20], [0.0, 1.0, 2.0], 1.5) == pytest.approx(15.0)
+    assert crossing([0, 10, 20], [2.0, 1.0, 0.0], 0.5, rising=False) == pytest.approx(15.0)
+    assert crossing([0, 10], [0.0, 1.0], 3.0) is None
+
+
+# --- settings and a tiny end-to-end run --------------------------------------------------------
+
+
+def test_bad_settings():
+    with pytest.raises(ConfigError, match="sigma=0.5"):
+        silent_alignment.Config.preset("fast", sigma=0.5)
+    with pytest.raises(ConfigError, match="n_train"):
+        silent_alignment.Config.preset("fast", n_train=400)
+    with pytest.raises(ConfigError, match="saxe_singular_values"):
+        silent_alignment.Config.preset("fast", saxe_singular_values=(1.0, 2.0))
+    with pytest.raises(ConfigError, match="dataset"):
+        silent_alignment.Config.preset("fast", dataset="mnist")
+    with pytest.raises(ConfigError, match="positive"):
+        silent_alignment.Config.preset("fast", positive=(1,))
+
+
+def test_a_tiny_run_measures_and_plots(cache_root):
+    import matplotlib.pyplot as plt
+
+    config = silent_alignment.Config.preset(
+        "fast", dataset="gaussian", gaussian_dim=6, n_train=40, n_test=12, width=16, steps=120,
+        log_every=10, kernel_points=12, sigmas=(1e-2, 1e-3), sigma=1e-3, saxe_dims=(4, 6, 3),
+        saxe_singular_values=(2.0, 1.0), saxe_points=32, saxe_steps=100, saxe_seeds=2, n_seeds=2,
+        device="cpu")
+    run = silent_alignment.run(config)
+    s = run.summary
+    assert len(s["runs"]) == 8 and [r["seed"] for r in s["runs"]] == [0] * 4 + [1] * 4
+    assert s["control"]["inputs"] == "anisotropic" and s["control"]["seed"] == 0
+    assert [row["r2"] for row in s["init_scaling"]] == [None, None]   # two sigmas: no fit claimed
+    assert run.history["alignment"].shape == (len(run.history["kernel_step"]), 8)
+    assert run.history["test_network"].shape == (8, 12)
+    # the second seed's first member is a model of its own: not a copy of the first seed's
+    assert not torch.equal(run.history["train_loss"][:, 0], run.history["train_loss"][:, 4])
+    assert silent_alignment.run(config).from_cache
+    for plot in (silent_alignment.plot_dynamics, silent_alignment.plot_init_scaling,
+                 silent_alignment.plot_kernel_predictions, silent_alignment.plot_kernel_snapshots,
+                 silent_alignment.plot_saxe):
+        plt.close(plot(run))
+
+
+# --- acceptance: the fast run --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def run():
+    return silent_alignment.run(silent_alignment.Config.preset("fast"))
+
+
+def small_init_runs(run):
+    rows = [r for r in run.summary["runs"] if r["regime"] == "rich" and r["sigma"] <= 1e-3]
+    assert rows
+    return rows
+
+
+def test_silent_phase(run):
+    for r in small_init_runs(run):
+        assert r["t_align"] <= 0.5 * r["t_loss"], r
+        assert r["loss_at_align"] >= 0.95, r            # the loss has not moved yet ...
+        assert r["kernel_norm_at_align"] <= 0.05, r     # ... and the kernel is still tiny
+
+
+def test_trained_network_is_kernel_regression_with_its_final_kernel(run):
+    for r in small_init_runs(run):
+        final, initial = r["kernel"]["final_ntk"], r["kernel"]["initial_ntk"]
+        assert final["r2"] >= 0.99 and final["relative_error"] <= 0.1, r["kernel"]
+        assert initial["relative_error"] >= 3 * final["relative_error"], r["kernel"]
+
+
+def test_loss_waits_log_one_over_sigma_while_alignment_does_not(run):
+    for row in run.summary["init_scaling"]:
+        assert len(row["sigmas"]) >= 3
+        assert row["r2"] >= 0.98, row
+        assert row["steps_per_e_fold"] > 0, row
+        assert row["t_align_spread"] < 0.2, row
+
+
+def test_deep_linear_modes_follow_saxe(run):
+    saxe = run.summary["saxe"]
+    assert saxe["all_modes_learned"] and saxe["learned_in_order"]
+    for seed in saxe["seeds"]:
+        for ratio in seed["ratio"]:
+            assert 0.8 <= ratio <= 1.2, seed
+
+
+def test_lazy_init_keeps_its_kernel(run):
+    lazy = run.summary["lazy"]
+    headline = next(r for r in small_init_runs(run) if r["sigma"] == run.summary["sigma"])
+    assert lazy["kernel_growth"] < 1.1 < 100 < headline["kernel_growth"]
+    rise = lambda r: r["alignment_max"] - r["alignment_initial"]
+    assert rise(lazy) < 0.25 * rise(headline)
+    assert lazy["kernel"]["initial_ntk"]["r2"] >= 0.99   # the initial kernel already explains it
+
+
+def test_anisotropic_control_is_reported_and_weaker(run):
+    s = run.summary
+    control = s["control"]
+    assert control["inputs"] == "anisotropic" and s["anisotropic_spectrum_top"][0] > 5
+    assert control["kernel"]["final_ntk"]["r2"] < s["kernel"]["final_ntk"]["r2"]
+
+
+def test_summary_has_lag_seconds_device_and_config(run):
+    for key in ("lag", "x50", "seconds", "device", "config", "members"):
+        assert key in run.summary
+    assert run.summary["lag"]["alignment"] > 0          # the alignment moves before the loss
