@@ -98,7 +98,8 @@ def kernel_regression(train_kernel: torch.Tensor, cross_kernel: torch.Tensor,
     regularised = k + lam[..., None, None] * torch.eye(n, dtype=k.dtype, device=k.device)
     y = train_targets.double()
     y = y.unsqueeze(-1) if y.dim() == 1 else y
-    coefficients = torch.linalg.solve(regularised, y.expand(*k.shape[:-2], *y.shape))
+    # contiguous: a stride-0 (expanded) right-hand side breaks the batched LU solve with 2 threads
+    coefficients = torch.linalg.solve(regularised, y.expand(*k.shape[:-2], *y.shape).contiguous())
     predictions = cross_kernel.double() @ coefficients
     return predictions.squeeze(-1) if train_targets.dim() == 1 else predictions
 
