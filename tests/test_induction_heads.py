@@ -33,6 +33,17 @@ def test_copy_task_copies_a_segment_and_marks_what_it_makes_predictable():
         assert sources, f"sequence {b}: the copied segment has no source"
 
 
+def test_periodic_task_repeats_one_block_and_is_predictable_after_it():
+    task = CopyTask(vocab=20, seq_len=40, copy_min=4, copy_max=12, periodic=True)
+    tokens, predictable = task.sample(100, torch.Generator().manual_seed(2))
+    assert tokens.shape == (100, 41) and (tokens[:, 0] == task.bos).all()
+    for b in range(100):
+        first = int(predictable[b].float().argmax())      # = period + 1
+        period = first - 1
+        assert 4 <= period <= 12 and predictable[b, first:].all() and not predictable[b, :first].any()
+        assert torch.equal(tokens[b, 1 + period:], tokens[b, 1:41 - period])
+
+
 def test_copy_task_places_copies_at_varied_distances():
     """A fixed distance would let a positional head solve the task without induction."""
     task = CopyTask()
@@ -141,6 +152,10 @@ def test_config_rejects_bad_settings_by_name():
         induction_heads.Config.preset("fast", seq_len=40)
     with pytest.raises(ConfigError, match="icl_late"):
         induction_heads.Config.preset("fast", icl_late="60,80")
+    with pytest.raises(ConfigError, match="n_layers"):
+        induction_heads.Config.preset("fast", n_layers=0)
+    with pytest.raises(ConfigError, match="embed_std"):
+        induction_heads.Config.preset("fast", embed_std=0)
     with pytest.raises(ConfigError, match="unknown setting 'layers'"):
         induction_heads.Config.preset("fast", layers=3)
 

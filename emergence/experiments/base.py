@@ -103,10 +103,12 @@ def _convert(kind: type, value: Any) -> Any:
     return kind(value) if kind in (float, str) else value
 
 
-def execute(name: str, config: ExperimentConfig, compute: Callable[[torch.device], "Run"],
+def execute(name: str, config: ExperimentConfig,
+            compute: Callable[[ExperimentConfig, torch.device], "Run"],
             use_cache: bool = True) -> "Run":
     """What every experiment's `run` does: pick the device (failing clearly if the requested
-    one is absent), use the configured CPU threads, and return the cached run or compute it."""
+    one is absent), use the configured CPU threads, and return the cached run or compute it
+    as `compute(config, device)`."""
     from emergence import cache
     from emergence.train import cpu_threads, resolve_device
 
@@ -116,7 +118,7 @@ def execute(name: str, config: ExperimentConfig, compute: Callable[[torch.device
     require(device.type != "mps" or torch.backends.mps.is_available(), "device", config.device,
             "'auto' or 'cpu' on this machine: MPS is not available")
     with cpu_threads(config.threads):  # inside, so the cache key sees the thread count used
-        return cache.cached_run(name, config.to_dict(), device.type, lambda: compute(device),
+        return cache.cached_run(name, config.to_dict(), device.type, lambda: compute(config, device),
                                 use_cache)
 
 

@@ -45,10 +45,6 @@ class Config(ExperimentConfig):
     """Defaults are the `fast` profile (whitened digits 0 vs 1, width 256, three small inits);
     `full` trains wider networks on every 0 and 1 image, at five init scales and five seeds."""
 
-    # One CPU thread: with two, torch 2.13's batched float64 LU solve in kernel regression
-    # failed ("Pivots given to lu_solve ...") on this machine; the chapter was calibrated on one.
-    threads: int = 1
-
     dataset: str = "digits"                 # 'digits' (scikit-learn's 8x8 images) or 'gaussian'
     positive: tuple[int, ...] = (0,)        # digits labelled +1 ...
     negative: tuple[int, ...] = (1,)        # ... and -1
@@ -179,8 +175,7 @@ def saxe_half_time(s: float, u0: float, lr: float) -> float:
 
 def run(config: Config | None = None, use_cache: bool = True) -> Run:
     """Train (or load from the cache) and measure; see the module docstring."""
-    config = config or Config.preset("auto")
-    return execute(NAME, config, lambda device: _train_and_measure(config, device), use_cache)
+    return execute(NAME, config or Config.preset("auto"), _train_and_measure, use_cache)
 
 
 def _train_and_measure(config: Config, device: torch.device) -> Run:

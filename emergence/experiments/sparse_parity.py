@@ -95,8 +95,7 @@ def build_model(config: Config, members: list[dict]) -> torch.nn.Module:
 
 def run(config: Config | None = None, use_cache: bool = True) -> Run:
     """Train (or load from the cache) and measure; see the module docstring."""
-    config = config or Config.preset("auto")
-    return execute(NAME, config, lambda device: _train_and_measure(config, device), use_cache)
+    return execute(NAME, config or Config.preset("auto"), _train_and_measure, use_cache)
 
 
 def _train_and_measure(config: Config, device: torch.device) -> Run:

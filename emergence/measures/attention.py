@@ -11,10 +11,10 @@ import torch.nn.functional as F
 
 
 def per_position_loss(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-    """Next-token cross-entropy at every position: logits (E, B, T, V), tokens (B, T)
-    -> (E, B, T - 1), where entry t is the loss of predicting token t + 1."""
+    """Next-token cross-entropy at every position: logits (E, B, T, V), tokens (B, T) shared
+    by the members or (E, B, T) -> (E, B, T - 1), entry t the loss of predicting token t + 1."""
     E, B, T, V = logits.shape
-    targets = tokens[:, 1:].expand(E, B, T - 1)
+    targets = tokens[..., 1:].expand(E, B, T - 1)
     return F.cross_entropy(logits[:, :, :-1].reshape(-1, V), targets.reshape(-1),
                            reduction="none").view(E, B, T - 1)
 
@@ -68,13 +68,15 @@ def ov_copying_score(W_E: torch.Tensor, W_V: torch.Tensor, W_O: torch.Tensor,
 
 
 def ablate_head(model, tokens: torch.Tensor, layer: int, head: int,
-                freeze_patterns: bool = True) -> torch.Tensor:
+                freeze_patterns: bool = True, clean_cache: dict | None = None) -> torch.Tensor:
     """Logits with head `head` of layer `layer` zeroed (its output removed from the residual
     stream).  With `freeze_patterns` every attention pattern is held at its clean value, so
-    only the head's own contribution is removed (Olsson et al.'s pattern-preserving ablation)."""
+    only the head's own contribution is removed (Olsson et al.'s pattern-preserving ablation).
+    `clean_cache` (from `model.run_with_cache(tokens)`) saves recomputing the clean patterns
+    when ablating head after head."""
     hooks = {}
     if freeze_patterns:
-        _, clean = model.run_with_cache(tokens)
+        clean = clean_cache if clean_cache is not None else model.run_with_cache(tokens)[1]
         for name, value in clean.items():
             if name.endswith("hook_pattern"):
                 hooks[name] = lambda x, value=value: value

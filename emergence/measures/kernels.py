@@ -98,8 +98,10 @@ def kernel_regression(train_kernel: torch.Tensor, cross_kernel: torch.Tensor,
     regularised = k + lam[..., None, None] * torch.eye(n, dtype=k.dtype, device=k.device)
     y = train_targets.double()
     y = y.unsqueeze(-1) if y.dim() == 1 else y
-    # contiguous: a stride-0 (expanded) right-hand side breaks the batched LU solve with 2 threads
-    coefficients = torch.linalg.solve(regularised, y.expand(*k.shape[:-2], *y.shape).contiguous())
+    # One solve per matrix: torch 2.13's batched float64 LU (MKL getrf) returns invalid pivots
+    # with 2 CPU threads ("Pivots given to lu_solve ..."); unbatched solves are correct.
+    systems = regularised.reshape(-1, n, n)
+    coefficients = torch.stack([torch.linalg.solve(a, y) for a in systems]).view(*k.shape[:-2], n, y.shape[-1])
     predictions = cross_kernel.double() @ coefficients
     return predictions.squeeze(-1) if train_targets.dim() == 1 else predictions
 
