@@ -172,7 +172,8 @@ PER_HEAD = ("prev_token", "prefix_matching", "copying")
 
 
 def train_models(config: Config, n_layers: int, device: torch.device, desc: str):
-    """Train n_seeds models of `n_layers` layers; returns (model, history, checkpoints)."""
+    """Train n_seeds models of `n_layers` layers; returns (model, history, checkpoints, the
+    evaluation data)."""
     model = build_model(config, n_layers, config.seeds).to(device)
     data = evaluation_data(config, device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
