@@ -51,3 +51,28 @@ def small_multiples(n: int, ncols: int = 4, size: float = 2.6):
     for ax in flat[n:]:
         ax.set_visible(False)
     return fig, flat[:n]
+
+
+def frame_slider(draw, count: int, label: str = "checkpoint", dpi: int = 60):
+    """An ipywidgets slider over `count` frames, frame i drawn once by `draw(i) -> Figure`.
+
+    The frames are stored as small PNGs and switched in the browser (a jslink between the
+    slider and a Stack), so moving the slider never waits for Python.  For Jupyter only: the
+    published site hides this output (cell tag `remove-output`) and shows a static figure of
+    the same frames instead.
+    """
+    import io
+
+    import ipywidgets as widgets
+
+    def png(i):
+        fig = draw(i)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=dpi)
+        plt.close(fig)
+        return widgets.Image(value=buffer.getvalue(), format="png")
+
+    frames = widgets.Stack([png(i) for i in range(count)], selected_index=0)
+    slider = widgets.IntSlider(value=0, min=0, max=count - 1, description=label)
+    widgets.jslink((slider, "value"), (frames, "selected_index"))
+    return widgets.VBox([slider, frames])

@@ -64,3 +64,18 @@ def test_a_missing_accelerator_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(ConfigError, match="device='cuda' is not allowed.*CUDA is not available"):
         sparse_parity.run(sparse_parity.Config.preset("fast", device="cuda"))
+
+
+def test_settings_used_names_the_profile_and_marks_what_changed():
+    from emergence.experiments import settings_used
+
+    box = settings_used(Config.preset("fast", p=61, weight_decay=1.0), "fast")
+    assert box.profile == "fast" and box.device in ("cpu", "cuda", "mps")
+    assert box.changed == ("p",)               # weight_decay=1.0 is the preset's own value
+    assert box.settings["p"] == 61 and set(box.settings) == set(Config.field_names())
+    html = box._repr_html_()
+    assert "Settings used" in html and "<strong>fast</strong>" in html and "Changed from the profile: p." in html
+    assert "p = 61   (changed)" in str(box)
+    assert settings_used(Config.preset("full"), "full").changed == ()
+    with pytest.raises(ConfigError, match="profile='huge'"):
+        settings_used(Config.preset("fast"), "huge")

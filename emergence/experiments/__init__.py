@@ -3,7 +3,7 @@
 from types import ModuleType
 
 from emergence.experiments import grokking, induction_heads, silent_alignment, sparse_parity
-from emergence.experiments.base import PROFILES, ConfigError, Run, resolve_profile
+from emergence.experiments.base import PROFILES, ConfigError, Run, resolve_profile, settings_used
 
 EXPERIMENTS: dict[str, ModuleType] = {"grokking": grokking, "sparse_parity": sparse_parity,
                                      "silent_alignment": silent_alignment,
@@ -17,4 +17,4 @@ def get(name: str) -> ModuleType:
     return EXPERIMENTS[name]
 
 
-__all__ = ["EXPERIMENTS", "PROFILES", "ConfigError", "Run", "get", "resolve_profile"]
+__all__ = ["EXPERIMENTS", "PROFILES", "ConfigError", "Run", "get", "resolve_profile", "settings_used"]

@@ -136,3 +136,55 @@ class Run:
     history: dict[str, torch.Tensor] = field(default_factory=dict)
     checkpoints: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)
     from_cache: bool = False
+
+
+@dataclass(frozen=True)
+class SettingsUsed:
+    """The "settings used" box a chapter shows under its parameters cell: the profile, the
+    device, the versions and every setting, with the ones that differ from the profile's preset
+    marked.  Rendered as HTML in Jupyter and on the site, as text elsewhere."""
+
+    profile: str
+    device: str
+    versions: str
+    settings: dict[str, Any]
+    changed: tuple[str, ...]
+
+    def __str__(self) -> str:
+        rows = [f"  {k} = {v!r}" + ("   (changed)" if k in self.changed else "")
+                for k, v in self.settings.items()]
+        return "\n".join([f"settings used: profile {self.profile}, device {self.device}, {self.versions}"]
+                         + rows)
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        from html import escape
+        changed = ", ".join(self.changed) if self.changed else "none"
+        rows = "".join(
+            f"<tr><td><code>{escape(k)}</code></td><td><code>{escape(repr(v))}</code></td>"
+            f"<td>{'changed' if k in self.changed else ''}</td></tr>"
+            for k, v in self.settings.items())
+        return (
+            '<div class="admonition note settings-used">'
+            '<p class="admonition-title">Settings used</p>'
+            f"<p>Profile <strong>{escape(self.profile)}</strong> on <strong>{escape(self.device)}</strong>"
+            f" ({escape(self.versions)}). Changed from the profile: {escape(changed)}.</p>"
+            f"<details><summary>All {len(self.settings)} settings</summary>"
+            f"<table><thead><tr><th>setting</th><th>value</th><th></th></tr></thead>"
+            f"<tbody>{rows}</tbody></table></details></div>")
+
+
+def settings_used(config: ExperimentConfig, profile: str = "auto") -> SettingsUsed:
+    """What this page or run was computed with: `profile` resolved as `Config.preset` does it,
+    the device `config.device` resolves to, and each setting compared with the preset."""
+    from emergence import __version__
+    from emergence.train import resolve_device
+
+    profile = resolve_profile(profile)
+    preset = type(config).preset(profile).to_dict()
+    settings = config.to_dict()
+    return SettingsUsed(profile=profile, device=str(resolve_device(config.device)),
+                        versions=f"emergence {__version__}, torch {torch.__version__}",
+                        settings=settings,
+                        changed=tuple(k for k, v in settings.items() if preset.get(k) != v))

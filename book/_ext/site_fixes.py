@@ -1,0 +1,30 @@
+"""Two fixes for the published pages, both found by tests/test_site.py in a real browser.
+
+1. sphinx-thebe adds its inline configuration script twice to every page; the second
+   `const THEBE_JS_URL = ...` is a SyntaxError in the browser.  Keep each script once.
+2. The theme's light/dark switch starts from the page context's `default_mode`, which Jupyter
+   Book leaves empty, and the browser console reports "invalid theme mode".  Start from "auto"
+   (follow the reader's system setting).
+"""
+
+
+def keep_each_script_once(app, pagename, templatename, context, doctree):
+    seen, unique = set(), []
+    for script in context.get("script_files", []):
+        # an inline script has filename None or '': the same script either way
+        key = (getattr(script, "filename", None) or "",
+               repr(sorted(getattr(script, "attributes", {}).items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(script)
+    context["script_files"] = unique
+
+
+def follow_the_system_theme(app, config):
+    config.html_context.setdefault("default_mode", "auto")
+
+
+def setup(app):
+    app.connect("config-inited", follow_the_system_theme)
+    app.connect("html-page-context", keep_each_script_once)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

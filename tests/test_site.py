@@ -1,0 +1,213 @@
+"""The published site, checked the way a reader sees it: in a real (headless) Chromium.
+
+Every page of the table of contents is served from `_build/html` on 127.0.0.1 and loaded with
+all other network traffic blocked, as on an offline laptop.  Each page must answer HTTP 200 and
+log no console error; every image must decode; no widget shows as placeholder text; math is
+typeset.  Each chapter page must have a figure, its "Settings used" box, the Colab and Binder
+launch links and a working notebook download; the references page must list every cited work.
+Screenshots of the intro and the first chapter, light and dark, go to `_build/test-artifacts/`.
+
+`make test` builds the site first (`make book`), so this checks the build of the same CI run.
+The browser is the system's Chromium (Debian: `apt-get install chromium`; `make test` installs
+it when missing), driven by Playwright; set CHROMIUM=/path/to/chrome to use another.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SITE = ROOT / "_build" / "html"
+ARTIFACTS = ROOT / "_build" / "test-artifacts"
+
+# What a widget or a progress bar shows when its JavaScript is missing.
+PLACEHOLDERS = ("Loading widget", "kernel connection is required", "Widget Javascript not detected",
+                "VBox(children", "HBox(children", "IntSlider(", "FloatProgress(", "Stack(children")
+
+
+def toc_pages() -> list[str]:
+    """The toc's pages, as paths relative to the repository root without a suffix."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [chapter["file"] for chapter in part["chapters"]]
+    return files
+
+
+PAGES = toc_pages()
+CHAPTERS = [p for p in PAGES if (ROOT / f"{p}.ipynb").exists()]
+
+
+def find_chromium() -> str:
+    """The browser binary: $CHROMIUM, else Debian's real binary, else one on PATH."""
+    candidates = [os.environ.get("CHROMIUM", ""), "/usr/lib/chromium/chromium"]
+    candidates += [shutil.which(name) or "" for name in
+                   ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")]
+    for path in candidates:
+        if path and os.access(path, os.X_OK):
+            return path
+    pytest.fail("no Chromium found: install it (Debian: apt-get install chromium; `make test` does "
+                "this when it can) or set CHROMIUM=/path/to/chrome")
+
+
+@pytest.fixture(scope="module")
+def site_url():
+    if not (SITE / "index.html").exists():
+        pytest.fail(f"no built site in {SITE}: run `make book` first (`make test` does)")
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(SITE)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    playwright = sync_playwright().start()
+    chromium = playwright.chromium.launch(
+        executable_path=find_chromium(), headless=True,
+        args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+    yield chromium
+    chromium.close()
+    playwright.stop()
+
+
+class Visit:
+    """One page loaded offline, with everything that went wrong while loading it."""
+
+    def __init__(self, browser, site_url: str, path: str, dark: bool = False):
+        self.context = browser.new_context(viewport={"width": 1280, "height": 900},
+                                           color_scheme="dark" if dark else "light")
+        self.page = self.context.new_page()
+        self.problems: list[str] = []
+        self.page.on("console", lambda m: m.type == "error" and self.problems.append(
+            f"console error: {m.text} ({m.location.get('url', '')})"))
+        self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
+        self.page.on("requestfailed", lambda r: self.problems.append(
+            f"failed request: {r.url} ({r.failure})"))
+        self.page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
+            site_url) else (self.problems.append(f"external request: {route.request.url}"),
+                            route.abort()))
+        self.response = self.page.goto(site_url + path, wait_until="load")
+        self.page.wait_for_load_state("networkidle")
+
+    def close(self):
+        self.context.close()
+
+
+@pytest.fixture(scope="module")
+def visits(browser, site_url):
+    """Each toc page, loaded once; the tests below read what was recorded."""
+    loaded = {page: Visit(browser, site_url, f"{page}.html") for page in PAGES}
+    yield loaded
+    for visit in loaded.values():
+        visit.close()
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_loads_offline_without_errors(visits, page):
+    visit = visits[page]
+    assert visit.response is not None and visit.response.status == 200
+    assert visit.problems == []
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_image_decodes_and_no_widget_placeholder_shows(visits, page):
+    page_ = visits[page].page
+    images = page_.evaluate(
+        "Array.from(document.images).map(i => [i.currentSrc || i.src, i.complete && i.naturalWidth > 0])")
+    assert [src for src, ok in images if not ok] == []
+    text = page_.inner_text("body")
+    assert [p for p in PLACEHOLDERS if p in text] == []
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_link_inside_the_site_resolves(visits, site_url, page):
+    page_ = visits[page].page
+    links = page_.evaluate("Array.from(document.querySelectorAll('a[href]')).map(a => a.href)")
+    local = sorted({link.split("#")[0] for link in links if link.startswith(site_url)})
+    broken = [link for link in local if page_.request.get(link).status != 200]
+    assert broken == []
+
+
+def test_the_site_has_every_toc_page_and_the_redirect():
+    assert [p for p in PAGES if not (SITE / f"{p}.html").exists()] == []
+    assert "book/intro.html" in (SITE / "index.html").read_text()
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_each_chapter_has_figures_settings_launch_and_download(visits, page):
+    page_ = visits[page].page
+    assert page_.locator(".cell_output img").count() >= 1, "no figure on the page"
+    settings = page_.locator(".settings-used")
+    assert settings.count() == 1, "no 'Settings used' box"
+    assert re.search(r"Profile (fast|full) on", settings.inner_text())
+    name = Path(page).name
+    assert page_.locator(f'a[href*="colab.research.google.com/github/"][href$="{name}.ipynb"]').count() >= 1
+    assert page_.locator('a[href*="mybinder.org/v2/gh/"]').count() >= 1
+    download = page_.locator(f'a[href$="{name}.ipynb"]:not([href*="://"])')
+    assert download.count() >= 1, "no notebook download link"
+    href = download.first.evaluate("a => a.href")
+    assert page_.request.get(href).status == 200
+
+
+def test_math_is_typeset_offline(visits):
+    """The intro's display formula is rendered by the site's own MathJax (no CDN)."""
+    assert visits[PAGES[0]].page.locator("mjx-container").count() >= 1
+
+
+def cited_keys() -> set[str]:
+    keys = set()
+    for source in [*ROOT.glob("book/*.ipynb"), *ROOT.glob("book/*.md")]:
+        for group in re.findall(r"\{cite(?::[pt])?\}`([^`]+)`", source.read_text()):
+            keys |= {k.strip() for k in group.split(",")}
+    return keys
+
+
+def test_the_bibliography_lists_every_cited_work(visits):
+    references = next(p for p in PAGES if p.endswith("references"))
+    entries = visits[references].page.locator(".citation")
+    keys = cited_keys()
+    assert len(keys) >= 1
+    assert entries.count() == len(keys)
+
+
+def test_figures_have_an_opaque_background_for_the_dark_theme():
+    """Transparent figures vanish on a dark page; the house style paints them white."""
+    from PIL import Image
+
+    figures = sorted((SITE / "_images").glob("*.png"))
+    assert figures
+    transparent = [f.name for f in figures if Image.open(f).convert("RGBA").getpixel((0, 0))[3] < 255]
+    assert transparent == []
+
+
+def test_screenshots_of_the_intro_and_a_chapter(browser, site_url):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for page in (PAGES[0], CHAPTERS[0]):
+        for dark in (False, True):
+            visit = Visit(browser, site_url, f"{page}.html", dark=dark)
+            target = ARTIFACTS / f"{Path(page).name}-{'dark' if dark else 'light'}.png"
+            if page in CHAPTERS:  # the settings box and the first figure under it
+                visit.page.locator(".settings-used").scroll_into_view_if_needed()
+            visit.page.screenshot(path=str(target), full_page=False)
+            visit.close()
+            assert target.stat().st_size > 10_000
