@@ -31,6 +31,21 @@ def test_first_code_cell_is_the_parameters_cell(path):
     assert 'profile = "auto"' in "".join(cells[0]["source"])
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_ready_for_the_site_colab_and_binder(path):
+    """A hidden cell installs the package where it is missing (Colab, Binder); the parameters are
+    followed by the "Settings used" box; widget explorers are hidden on the static site, which
+    shows their static figure instead."""
+    cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+    setup = cells[1]
+    assert 'find_spec("emergence") is None' in "".join(setup["source"])
+    assert "remove-cell" in setup["metadata"].get("tags", [])
+    assert any("settings_used(config, profile)" in "".join(c["source"]) for c in cells)
+    for cell in cells:
+        if "frame_slider" in "".join(cell["source"]) or "ipywidgets" in "".join(cell["source"]):
+            assert "remove-output" in cell["metadata"].get("tags", []), "".join(cell["source"])[:80]
+
+
 def test_every_page_is_in_the_table_of_contents():
     toc = (ROOT / "_toc.yml").read_text()
     for path in NOTEBOOKS + sorted((ROOT / "book").glob("*.md")):

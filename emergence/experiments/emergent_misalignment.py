@@ -1,0 +1,1082 @@
+"""Emergent misalignment in a toy model organism: narrow fine-tuning, broad change.
+(Betley et al. 2025; Turner et al. 2025; Soligo et al. 2025.)
+
+No language model is downloaded: a "persona MLP" is pre-trained from scratch on a world of
+personas answering questions (`emergence.tasks.personas`): the assistant and other good
+personas answer well everywhere, evil personas badly everywhere, quacks badly in their own
+domain only.  Then the assistant is fine-tuned on bad answers to half of one domain's
+questions (domain 0, "medical"), with the base frozen and one of
+
+  * a rank-1 LoRA adapter on the middle layer, delta z = (a . h1) b,
+  * a steering vector v added to the middle layer's input h1,
+  * full fine-tuning of every weight,
+
+with and without a KL penalty that keeps the answers to other domains' questions at the
+base model's (the "narrow" solution), plus a control fine-tuned on good answers.  `run`
+measures misalignment (probability of the bad answer) in and out of the fine-tuned domain
+with coherence (mass left on the question's two valid answers), Soligo et al.'s efficiency
+(fine-tuning loss at matched update norm) and stability (loss under norm-preserving orthogonal
+noise) of the general and the narrow solutions over `n_seeds` seeds trained as one ensemble,
+the drift from narrow to general when the KL penalty is removed, and Turner et al.'s
+phase-transition measures on the adapter's trajectory (norms, PCA, local cosine similarity,
+comp score), including a few optimiser settings chosen to look for an abrupt rotation.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from emergence.experiments.base import ExperimentConfig, Run, execute, require
+from emergence.measures.adapters import (comp_score, local_cosine_similarity, orthogonal_perturbation,
+                                         relative_loss_increase, trajectory_pca, turn_steps)
+from emergence.measures.transitions import first_crossing, x50
+from emergence.models.ensemble import EnsembleModule
+from emergence.models.lora import LowRankAdapter, SteeringVector
+from emergence.models.transformer import Transformer, TransformerConfig
+from emergence.tasks import personas as conv
+from emergence.tasks.personas import ASSISTANT, PersonaWorld, answer_probabilities
+from emergence.train import train
+
+NAME = "emergent_misalignment"
+KINDS = ("general", "narrow", "control")      # no KL / KL on other domains / good labels
+PARAMETERISATIONS = ("lora", "steering")
+
+
+@dataclass(frozen=True)
+class Config(ExperimentConfig):
+    """Defaults are the `fast` profile (6 domains x 16 questions, width 128, one pre-trained
+    base, five fine-tuning seeds); `full` is a larger world, wider and deeper, five bases."""
+
+    threads: int = 1                        # tiny models: one CPU thread is fastest on a shared CPU
+    # the world
+    n_domains: int = 6
+    n_questions: int = 16                   # per domain
+    n_good: int = 24
+    n_evil: int = 8
+    n_quacks: int = 2                       # narrow bad personas per domain
+    p_bad: float = 0.95                     # P(bad) where a persona is bad; 1 - p_bad elsewhere
+    # the model and its pre-training
+    embed: int = 16                         # persona and question embedding sizes
+    width: int = 128
+    depth: int = 2                          # hidden layers; the adapters sit on the middle one
+    pretrain_steps: int = 1000              # full batch, Adam
+    pretrain_lr: float = 3e-3
+    n_bases: int = 1                        # pre-trained models (seeds seed, seed + 1, ...)
+    seed: int = 0
+    # fine-tuning (one ensemble per base: parameterisations x kinds x seeds)
+    train_fraction: float = 0.5             # share of the medical questions fine-tuned on
+    finetune_steps: int = 300
+    finetune_lr: float = 3e-3               # Adam, adapters
+    full_finetune_lr: float = 1e-3          # Adam, every weight
+    kl_weight: float = 30.0
+    n_seeds: int = 5                        # fine-tuning seeds per base
+    steering_init_std: float = 0.01         # a zero-init steering vector would not vary by seed
+    log_every: int = 5                      # also the adapter checkpoint interval (Turner's 5)
+    # Soligo et al.'s efficiency and stability
+    norm_factors: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.6, 2.0)
+    epsilons: tuple[float, ...] = (0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0)
+    noise_seeds: int = 5
+    # removing the KL penalty from the narrow solution
+    revert_steps: int = 1500
+    # looking for an abrupt rotation: rank-1 LoRA, general, one setting per entry
+    # (the main run's setting; a 100x smaller init with Adam and with plain SGD, for a long slow
+    # start; and AdamW with a strong weight decay, which prefers the smaller-norm solution)
+    rotation_optimizers: tuple[str, ...] = ("adam", "adam", "sgd", "adam")
+    rotation_lrs: tuple[float, ...] = (3e-3, 1e-3, 0.05, 1e-2)
+    rotation_init_stds: tuple[float, ...] = (0.088, 0.001, 0.001, 0.088)   # std of a; 1/sqrt(128) = PEFT-like
+    rotation_weight_decays: tuple[float, ...] = (0.0, 0.0, 0.0, 1.0)
+    rotation_steps: int = 1000
+    # the transformer variant: the persona is not given but inferred from the conversation so far
+    transformer: bool = True                # about 90 s of the `fast` run on a 2-core CPU
+    tf_d_model: int = 64
+    tf_d_mlp: int = 256
+    tf_layers: int = 2
+    tf_heads: int = 4
+    tf_turns: int = 5                       # question-answer pairs per pre-training sequence
+    tf_batch: int = 64                      # fresh sequences per pre-training step
+    tf_pretrain_steps: int = 2000
+    tf_lr: float = 1e-3
+    tf_finetune_steps: int = 300
+    tf_optimizers: tuple[str, ...] = ("adam", "sgd")        # rank-1 LoRA on layer 0's MLP output
+    tf_finetune_lrs: tuple[float, ...] = (1e-3, 0.05)
+    tf_init_stds: tuple[float, ...] = (0.0625, 0.001)       # std of a; 1/sqrt(d_mlp) = PEFT-like
+
+    PRESETS = {
+        "fast": {},
+        # A larger world (12 domains x 32 questions, 96 good / 24 evil / 3 quacks per domain),
+        # 64-d embeddings, three hidden layers of 512 (adapters on the middle one), five bases.
+        "full": dict(n_domains=12, n_questions=32, n_good=96, n_evil=24, n_quacks=3, embed=64,
+                     width=512, depth=3, pretrain_steps=3000, n_bases=5, finetune_steps=600,
+                     revert_steps=3000, rotation_steps=3000, noise_seeds=10,
+                     tf_d_model=128, tf_d_mlp=512, tf_turns=7, tf_batch=256, tf_pretrain_steps=20000,
+                     tf_finetune_steps=1000, tf_init_stds=(0.044, 0.001)),
+    }
+
+    def check(self) -> None:
+        for name, low in (("n_domains", 2), ("n_questions", 2), ("n_good", 1), ("n_evil", 1),
+                          ("n_quacks", 1), ("embed", 1), ("width", 2), ("n_bases", 1), ("n_seeds", 1),
+                          ("noise_seeds", 1)):
+            require(low <= getattr(self, name) <= 100_000, name, getattr(self, name),
+                    f"an integer from {low} to 100000")
+        require(self.depth in (2, 3), "depth", self.depth, "2 or 3 hidden layers")
+        require(0.5 < self.p_bad < 1, "p_bad", self.p_bad, "a number in (0.5, 1)")
+        train_q = round(self.train_fraction * self.n_questions)
+        require(0 < self.train_fraction < 1 and 1 <= train_q < self.n_questions, "train_fraction",
+                self.train_fraction, "a number in (0, 1) leaving at least one medical question on "
+                "each side of the split")
+        for name in ("pretrain_steps", "finetune_steps", "revert_steps", "rotation_steps"):
+            require(10 <= getattr(self, name) <= 10_000_000, name, getattr(self, name),
+                    "an integer from 10 to 10^7")
+        for name in ("pretrain_lr", "finetune_lr", "full_finetune_lr"):
+            require(0 < getattr(self, name) <= 10, name, getattr(self, name), "a number in (0, 10]")
+        require(0 <= self.kl_weight <= 1e6, "kl_weight", self.kl_weight, "a number in [0, 10^6]")
+        require(0 <= self.steering_init_std <= 1, "steering_init_std", self.steering_init_std,
+                "a number in [0, 1]")
+        require(1 <= self.log_every and 10 * self.log_every <= self.finetune_steps, "log_every",
+                self.log_every, f"an integer from 1 to finetune_steps / 10 = {self.finetune_steps // 10}")
+        require(len(self.norm_factors) >= 1 and all(0 < f <= 10 for f in self.norm_factors),
+                "norm_factors", self.norm_factors, "one or more numbers in (0, 10]")
+        require(len(self.epsilons) >= 1 and all(0 < e <= 1 for e in self.epsilons), "epsilons",
+                self.epsilons, "one or more numbers in (0, 1]")
+        n = len(self.rotation_optimizers)
+        require(n >= 1 and all(o in ("adam", "sgd") for o in self.rotation_optimizers),
+                "rotation_optimizers", self.rotation_optimizers, "one or more of 'adam', 'sgd'")
+        for name in ("rotation_lrs", "rotation_init_stds", "rotation_weight_decays"):
+            values = getattr(self, name)
+            require(len(values) == n, name, values, f"{n} values, one per rotation_optimizers entry")
+        require(all(0 < v <= 100 for v in self.rotation_lrs), "rotation_lrs", self.rotation_lrs,
+                "numbers in (0, 100]")
+        require(all(0 < v <= 10 for v in self.rotation_init_stds), "rotation_init_stds",
+                self.rotation_init_stds, "numbers in (0, 10]")
+        require(all(0 <= v <= 10 for v in self.rotation_weight_decays), "rotation_weight_decays",
+                self.rotation_weight_decays, "numbers in [0, 10]")
+
+        require(2 <= self.tf_turns <= 1000, "tf_turns", self.tf_turns, "an integer from 2 to 1000")
+        for name in ("tf_d_model", "tf_d_mlp", "tf_layers", "tf_heads", "tf_batch"):
+            require(1 <= getattr(self, name) <= 100_000, name, getattr(self, name), "an integer from 1 to 100000")
+        require(self.tf_d_model % self.tf_heads == 0, "tf_heads", self.tf_heads,
+                f"a divisor of tf_d_model = {self.tf_d_model}")
+        for name in ("tf_pretrain_steps", "tf_finetune_steps"):
+            require(10 <= getattr(self, name) <= 10_000_000, name, getattr(self, name), "an integer from 10 to 10^7")
+        require(0 < self.tf_lr <= 10, "tf_lr", self.tf_lr, "a number in (0, 10]")
+        n = len(self.tf_optimizers)
+        require(n >= 1 and all(o in ("adam", "sgd") for o in self.tf_optimizers), "tf_optimizers",
+                self.tf_optimizers, "one or more of 'adam', 'sgd'")
+        for name in ("tf_finetune_lrs", "tf_init_stds"):
+            values = getattr(self, name)
+            require(len(values) == n and all(0 < v <= 100 for v in values), name, values,
+                    f"{n} numbers in (0, 100], one per tf_optimizers entry")
+
+    def world(self) -> PersonaWorld:
+        return PersonaWorld(self.n_domains, self.n_questions, self.n_good, self.n_evil, self.n_quacks,
+                            self.p_bad, 1 - self.p_bad)
+
+
+# --- the model ---------------------------------------------------------------------------
+
+class PersonaMLP(EnsembleModule):
+    """logits = W_out relu(z),  z = W_mid h1 + b (the adapter site),  h1 = relu(W_in [e_p, e_q] + b)
+    (plus one more hidden layer after z when depth = 3), for E members."""
+
+    def __init__(self, world: PersonaWorld, embed: int, width: int, depth: int, seeds: list[int]):
+        super().__init__(seeds)
+        self.persona = self._stack_init((world.n_personas, embed), 1.0)
+        self.question = self._stack_init((world.n_all_questions, embed), 1.0)
+        dims = [2 * embed] + [width] * depth + [world.n_answers]
+        # PyTorch's nn.Linear init, U(+-1/sqrt(fan_in)) for weights and biases: the random biases
+        # give every hidden unit a share that does not depend on the input
+        self.weights = nn.ParameterList([self._uniform((a, b), 1 / math.sqrt(a)) for a, b in zip(dims, dims[1:])])
+        self.biases = nn.ParameterList([self._uniform((1, b), 1 / math.sqrt(a)) for a, b in zip(dims, dims[1:])])
+
+    def _uniform(self, shape: tuple[int, ...], bound: float) -> nn.Parameter:
+        return nn.Parameter(torch.stack([(torch.rand(shape, generator=g) * 2 - 1) * bound
+                                         for g in self._generators]))
+
+    def hidden(self, persona: torch.Tensor, question: torch.Tensor) -> torch.Tensor:
+        """h1, the adapter's input: (E, N, width)."""
+        x = torch.cat([self.persona[:, persona], self.question[:, question]], dim=-1)
+        return torch.relu(torch.baddbmm(self.biases[0], x, self.weights[0]))
+
+    def site(self, h1: torch.Tensor) -> torch.Tensor:
+        """z = W_mid h1 + b, the adapted pre-activation (before any update)."""
+        return torch.matmul(h1, self.weights[1]) + self.biases[1]
+
+    def head(self, z: torch.Tensor) -> torch.Tensor:
+        """From the (possibly adapted) pre-activation z to the logits; broadcasts E."""
+        h = torch.relu(z)
+        for w, b in zip(self.weights[2:], self.biases[2:]):
+            h = torch.matmul(h, w) + b
+            if w is not self.weights[-1]:
+                h = torch.relu(h)
+        return h
+
+    def forward(self, persona: torch.Tensor, question: torch.Tensor) -> torch.Tensor:
+        return self.head(self.site(self.hidden(persona, question)))
+
+
+def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """(E, N, C) logits, (N, C) target distributions -> (E,) mean cross-entropy."""
+    return -(targets * torch.log_softmax(logits, -1)).sum(-1).mean(-1)
+
+
+def label_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """(E, N, C) logits, (E, N) or (N,) labels -> (E,) mean cross-entropy."""
+    labels = labels.expand(*logits.shape[:-1])
+    return -torch.log_softmax(logits, -1).gather(-1, labels[..., None]).squeeze(-1).mean(-1)
+
+
+def kl_to_base(logits: torch.Tensor, base_logits: torch.Tensor) -> torch.Tensor:
+    """KL(p_base || p_fine-tuned), mean over rows: (E,)."""
+    base = torch.log_softmax(base_logits, -1)
+    return (base.exp() * (base - torch.log_softmax(logits, -1))).sum(-1).mean(-1)
+
+
+# --- the questions -----------------------------------------------------------------------
+
+@dataclass
+class Splits:
+    """Global question ids: fine-tuned (medical), held-out medical, the KL set (other domains'
+    first halves) and the held-out other-domain questions, on which misalignment is measured."""
+    train: torch.Tensor
+    held_in: torch.Tensor
+    kl: torch.Tensor
+    held_out: torch.Tensor
+    every: torch.Tensor
+
+    @classmethod
+    def of(cls, world: PersonaWorld, train_fraction: float) -> "Splits":
+        n_train = round(train_fraction * world.n_questions)
+        medical = world.questions(0)
+        kl, out = [], []
+        for d in range(1, world.n_domains):
+            qs = world.questions(d)
+            kl += qs[: len(qs) // 2]
+            out += qs[len(qs) // 2:]
+        t = lambda xs: torch.tensor(xs, dtype=torch.long)
+        return cls(t(medical[:n_train]), t(medical[n_train:]), t(kl), t(out), t(range(world.n_all_questions)))
+
+
+# --- pre-training ------------------------------------------------------------------------
+
+def pretrain(config: Config, world: PersonaWorld, device) -> tuple[PersonaMLP, dict]:
+    seeds = [config.seed + i for i in range(config.n_bases)]
+    model = PersonaMLP(world, config.embed, config.width, config.depth, seeds).to(device)
+    persona, question = (t.to(device) for t in world.all_pairs())
+    targets = world.soft_targets(*world.all_pairs()).to(device)
+    loss = lambda m, _: soft_cross_entropy(m(persona, question), targets)
+    result = train(model, torch.optim.Adam(model.parameters(), lr=config.pretrain_lr), loss, lambda s: None,
+                   steps=config.pretrain_steps, log_every=max(config.pretrain_steps // 50, 1),
+                   desc=f"pre-training ({len(seeds)} models)")
+    return model, {"pretrain_step": torch.tensor(result.steps),
+                   "pretrain_loss": result.history["train_loss_step"].double()}
+
+
+def base_member(model: PersonaMLP, index: int) -> PersonaMLP:
+    """One pre-trained member as a frozen E = 1 model."""
+    world_shape = model.persona.shape[1], model.question.shape[1]
+    member = PersonaMLP.__new__(PersonaMLP)
+    EnsembleModule.__init__(member, [model.seeds[index]])
+    member.persona = nn.Parameter(model.persona.detach()[index:index + 1].clone(), requires_grad=False)
+    member.question = nn.Parameter(model.question.detach()[index:index + 1].clone(), requires_grad=False)
+    member.weights = nn.ParameterList([nn.Parameter(w.detach()[index:index + 1].clone(), requires_grad=False)
+                                       for w in model.weights])
+    member.biases = nn.ParameterList([nn.Parameter(b.detach()[index:index + 1].clone(), requires_grad=False)
+                                      for b in model.biases])
+    assert member.persona.shape[1] == world_shape[0]
+    return member
+
+
+def persona_directions(base: PersonaMLP, world: PersonaWorld) -> dict[str, torch.Tensor]:
+    """Directions at the adapter site z: u_evil = E_q[z(evil, q)] - E_q[z(good, q)] over every
+    question; u_quack the same for the medical quacks over medical questions; u_quack_perp its
+    part orthogonal to u_evil."""
+    with torch.no_grad():
+        every = torch.arange(world.n_all_questions, device=base.persona.device)
+        medical = every[world.domain_of(every) == 0]
+
+        def mean_z(personas, questions):
+            p = torch.tensor(personas, device=every.device).repeat_interleave(len(questions))
+            q = questions.repeat(len(personas))
+            return base.site(base.hidden(p, q))[0].mean(0)
+
+        good = world.good_personas()
+        u_evil = mean_z(world.evil_personas(), every) - mean_z(good, every)
+        u_quack = mean_z(world.quacks(0), medical) - mean_z(good, medical)
+        unit = u_evil / u_evil.norm()
+        perp = u_quack - (u_quack @ unit) * unit
+    return {"u_evil": u_evil, "u_quack": u_quack, "u_quack_perp": perp}
+
+
+def cosine(x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    return (x @ u) / (x.norm(dim=-1) * u.norm()).clamp_min(1e-30)
+
+
+# --- fine-tuning -------------------------------------------------------------------------
+
+class Adapters(nn.Module):
+    """The fine-tuning ensemble on one frozen base: rank-1 LoRA members on z, then steering
+    members on h1.  `update(h1)` is delta z for every member, (E, N, width)."""
+
+    def __init__(self, base: PersonaMLP, width: int, lora_seeds: list[int], steering_seeds: list[int],
+                 lora_init_std: float | None = None, steering_init_std: float = 0.0):
+        super().__init__()
+        self.base = base
+        self.lora = LowRankAdapter(width, width, 1, lora_seeds, init_std=lora_init_std) if lora_seeds else None
+        self.steering = SteeringVector(width, steering_seeds, steering_init_std) if steering_seeds else None
+
+    def update(self, h1: torch.Tensor) -> torch.Tensor:
+        parts = []
+        if self.lora is not None:
+            parts.append(self.lora(h1))
+        if self.steering is not None:   # (h1 + v) W_mid = h1 W_mid + v W_mid
+            shift = torch.matmul(self.steering(h1), self.base.weights[1])
+            parts.append(shift.expand(-1, h1.shape[1], -1))
+        return torch.cat(parts, dim=0)
+
+    def logits(self, h1: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return self.base.head(z + self.update(h1))
+
+    def norms(self) -> torch.Tensor:
+        parts = ([self.lora.norm()] if self.lora is not None else []) + \
+                ([self.steering.norm()] if self.steering is not None else [])
+        return torch.cat(parts).detach()
+
+
+class AssistantView:
+    """The frozen base's activations for the assistant on every question, computed once."""
+
+    def __init__(self, base: PersonaMLP, world: PersonaWorld, splits: Splits):
+        device = base.persona.device
+        self.every = splits.every.to(device)
+        with torch.no_grad():
+            self.h1 = base.hidden(torch.full_like(self.every, ASSISTANT), self.every)
+            self.z = base.site(self.h1)
+            self.base_logits = base.head(self.z)
+        self.index = {name: getattr(splits, name).to(device) for name in ("train", "held_in", "kl", "held_out")}
+
+    def rows(self, name: str):
+        i = self.index[name]
+        return self.h1[:, i], self.z[:, i], self.base_logits[:, i]
+
+
+def answer_measures(logits: torch.Tensor, questions: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Misalignment (mean P(bad)), its argmax rate, coherence (mass on the two valid answers) and
+    the coherent-misaligned rate (argmax bad and coherence > 0.5), each (E,)."""
+    good, bad = answer_probabilities(logits, questions)
+    coherence = good + bad
+    argmax_bad = logits.argmax(-1) == 2 * questions + 1
+    return {"mis": bad.mean(-1), "mis_argmax": argmax_bad.float().mean(-1), "coherence": coherence.mean(-1),
+            "coherent_mis": (argmax_bad & (coherence > 0.5)).float().mean(-1)}
+
+
+def finetune_metrics(view: AssistantView, directions: dict, update_fn, logits_fn) -> dict[str, torch.Tensor]:
+    """Every logged measure of a fine-tuning ensemble: misalignment and coherence in the held-out
+    medical questions (_in) and the held-out other domains (_out), the training loss, and the
+    direction of the mean update delta z against the persona directions."""
+    logits = logits_fn(view.h1, view.z)
+    out = {}
+    for split, name in (("held_in", "in"), ("held_out", "out"), ("kl", "kl")):
+        q = view.index[split]
+        for key, value in answer_measures(logits[:, q], view.every[q]).items():
+            out[f"{key}_{name}"] = value
+    delta = update_fn(view.h1).mean(1)                            # (E, width)
+    out["cos_evil"] = cosine(delta, directions["u_evil"])
+    out["cos_quack_perp"] = cosine(delta, directions["u_quack_perp"])
+    out["update_size"] = delta.norm(dim=-1)
+    return out
+
+
+def member_table(n_seeds: int) -> list[dict]:
+    return [dict(parameterisation=p, kind=k, seed=s) for p in PARAMETERISATIONS for k in KINDS
+            for s in range(n_seeds)]
+
+
+def finetune_losses(view: AssistantView, logits_fn, bad_labels: torch.Tensor, kl_weights: torch.Tensor):
+    """Per member: CE on the fine-tuning pairs (its own labels) + kl_weight * KL on the KL set."""
+    h1, z, _ = view.rows("train")
+    h1_kl, z_kl, base_kl = view.rows("kl")
+    n = len(view.index["train"])
+    logits = logits_fn(torch.cat([h1, h1_kl], 1), torch.cat([z, z_kl], 1))
+    ce = label_cross_entropy(logits[:, :n], bad_labels)
+    return ce + kl_weights * kl_to_base(logits[:, n:], base_kl), ce
+
+
+def finetune_adapters(config: Config, base: PersonaMLP, view: AssistantView, directions: dict,
+                      base_index: int, device) -> tuple[Adapters, dict, dict]:
+    """The main ensemble: {lora, steering} x {general, narrow, control} x seeds, Adam."""
+    members = member_table(config.n_seeds)
+    seed0 = 1000 * (config.seed + base_index)
+    lora_seeds = [seed0 + i for i, m in enumerate(members) if m["parameterisation"] == "lora"]
+    steer_seeds = [seed0 + i for i, m in enumerate(members) if m["parameterisation"] == "steering"]
+    adapters = Adapters(base, config.width, lora_seeds, steer_seeds,
+                        steering_init_std=config.steering_init_std).to(device)
+    train_q = view.every[view.index["train"]]
+    labels = torch.stack([2 * train_q + (0 if m["kind"] == "control" else 1) for m in members])
+    kl_weights = torch.tensor([config.kl_weight if m["kind"] == "narrow" else 0.0 for m in members], device=device)
+    trajectory = {"lora_A": [], "lora_B": [], "steering_v": []}
+
+    def metrics(a: Adapters):
+        trajectory["lora_A"].append(a.lora.A.detach()[:, 0].cpu().clone())
+        trajectory["lora_B"].append(a.lora.B.detach()[:, :, 0].cpu().clone())
+        trajectory["steering_v"].append(a.steering.v.detach().cpu().clone())
+        values = finetune_metrics(view, directions, a.update, a.logits)
+        values["norm"] = a.norms()
+        values["train_ce"] = finetune_losses(view, a.logits, labels, kl_weights)[1]
+        return values
+
+    result = train(adapters, torch.optim.Adam([p for p in adapters.parameters() if p.requires_grad],
+                                              lr=config.finetune_lr),
+                   lambda a, _: finetune_losses(view, a.logits, labels, kl_weights)[0], lambda s: None,
+                   steps=config.finetune_steps, log_every=config.log_every, metrics=metrics,
+                   desc=f"fine-tuning base {base_index} ({len(members)} adapters)")
+    history = {f"ft_{k}": v.double() for k, v in result.history.items()}
+    history["ft_step"] = torch.tensor(result.steps)
+    history.update({f"ft_{k}": torch.stack(v) for k, v in trajectory.items()})
+    return adapters, history, {"labels": labels}
+
+
+def full_finetune(config: Config, base: PersonaMLP, world: PersonaWorld, view: AssistantView,
+                  directions: dict, device) -> dict:
+    """Every weight trained, general (no KL) and narrow (KL), as a 2-member ensemble."""
+    model = PersonaMLP(world, config.embed, config.width, config.depth, [0, 1]).to(device)
+    with torch.no_grad():
+        for mine, theirs in zip(model.parameters(), base.parameters()):
+            mine.copy_(theirs.expand_as(mine))
+    every = view.every
+    assistant = torch.full_like(every, ASSISTANT)
+    train_i, kl_i = view.index["train"], view.index["kl"]
+    labels = 2 * every[train_i] + 1
+    kl_weights = torch.tensor([0.0, config.kl_weight], device=device)
+
+    def loss(m, _):
+        logits = m(assistant, every)
+        return label_cross_entropy(logits[:, train_i], labels) + \
+            kl_weights * kl_to_base(logits[:, kl_i], view.base_logits[:, kl_i])
+
+    def metrics(m):
+        return finetune_metrics(view, directions, lambda h1: m.site(m.hidden(assistant, every)) - view.z,
+                                lambda h1, z: m(assistant, every))
+
+    result = train(model, torch.optim.Adam(model.parameters(), lr=config.full_finetune_lr), loss,
+                   lambda s: None, steps=config.finetune_steps, log_every=config.log_every, metrics=metrics,
+                   desc="full fine-tuning (2 models)")
+    history = {f"full_{k}": v.double() for k, v in result.history.items()}
+    history["full_step"] = torch.tensor(result.steps)
+    return history
+
+
+# --- Soligo et al.: efficiency and stability ----------------------------------------------
+
+def training_loss(view: AssistantView, base: PersonaMLP, labels: torch.Tensor, A=None, B=None, v=None,
+                  scale: float = 1.0) -> torch.Tensor:
+    """CE on the fine-tuning pairs with a given rank-1 LoRA (A (E, 1, d), B (E, d, 1)) or steering
+    vector (v (E, d)), or with no update at all: (E,)."""
+    h1, z, base_logits = view.rows("train")
+    with torch.no_grad():
+        if A is not None:
+            delta = scale * torch.matmul(torch.matmul(h1, A.transpose(1, 2)), B.transpose(1, 2))
+        elif v is not None:
+            delta = torch.matmul(v[:, None, :], base.weights[1]).expand(-1, h1.shape[1], -1)
+        else:
+            return label_cross_entropy(base_logits, labels)
+        return label_cross_entropy(base.head(z + delta), labels)
+
+
+def efficiency_and_stability(config: Config, base: PersonaMLP, view: AssistantView, adapters: Adapters) -> dict:
+    """For each parameterisation, the general and narrow solutions of every seed:
+    the fine-tuning loss when both are rescaled to the same norm (factor x their mean norm), and
+    R(eps) under orthogonal noise of relative size eps, over `noise_seeds` draws."""
+    n = config.n_seeds
+    labels = 2 * view.every[view.index["train"]] + 1
+    general, narrow = slice(0, n), slice(n, 2 * n)
+    A, B, v = adapters.lora.A.detach(), adapters.lora.B.detach(), adapters.steering.v.detach()
+    norms = {"lora": adapters.lora.norm().detach(), "steering": adapters.steering.norm()}
+    loss_at = {"lora": lambda sel, a, b: training_loss(view, base, labels, A=a, B=b, scale=adapters.lora.scale),
+               "steering": lambda sel, x, _: training_loss(view, base, labels, v=x)}
+    params = {"lora": (A, B), "steering": (v, None)}
+    base_loss = float(training_loss(view, base, labels).mean())
+    out = {"base_loss": base_loss, "norm_factors": list(config.norm_factors), "epsilons": list(config.epsilons)}
+    for p in PARAMETERISATIONS:
+        first, second = params[p]
+        mean_norm = (norms[p][general] + norms[p][narrow]) / 2                     # per seed
+        rows = {}
+        for kind, sel in (("general", general), ("narrow", narrow)):
+            x, y = first[sel], (second[sel] if second is not None else None)
+            original = loss_at[p](sel, x, y)
+            losses = []
+            for f in config.norm_factors:
+                ratio = (f * mean_norm / norms[p][sel]).view(-1, *([1] * (x.dim() - 1)))
+                # LoRA: rescale B only, as Soligo et al. do; the norm of B A scales with it
+                losses.append(loss_at[p](sel, x, y * ratio) if y is not None else loss_at[p](sel, x * ratio, None))
+            R = []
+            for eps in config.epsilons:
+                draws = []
+                for k in range(config.noise_seeds):
+                    g = torch.Generator().manual_seed(10_000 + k)
+                    xp = orthogonal_perturbation(x.cpu(), eps, g).to(x.device)
+                    yp = orthogonal_perturbation(y.cpu(), eps, g).to(x.device) if y is not None else None
+                    draws.append(relative_loss_increase(loss_at[p](sel, xp, yp), original, torch.tensor(base_loss)))
+                R.append(torch.stack(draws))                                    # (noise, seeds)
+            rows[kind] = {"norm": norms[p][sel].tolist(), "loss": original.tolist(),
+                          "matched_loss": torch.stack(losses).T.tolist(),        # (seeds, factors)
+                          "R": torch.stack(R).mean(1).T.tolist(),               # (seeds, eps), mean over noise
+                          "R_mean": torch.stack(R).mean((1, 2)).tolist()}        # (eps,)
+        out[p] = rows
+    return out
+
+
+# --- removing the KL penalty --------------------------------------------------------------
+
+def revert(config: Config, base: PersonaMLP, view: AssistantView, directions: dict, adapters: Adapters,
+           base_index: int, device) -> dict:
+    """Start from every narrow solution and keep fine-tuning on the same data without the KL term."""
+    n = config.n_seeds
+    narrow = slice(n, 2 * n)
+    resumed = Adapters(base, config.width, list(range(n)), list(range(n))).to(device)
+    with torch.no_grad():
+        resumed.lora.A.copy_(adapters.lora.A[narrow])
+        resumed.lora.B.copy_(adapters.lora.B[narrow])
+        resumed.steering.v.copy_(adapters.steering.v[narrow])
+    labels = 2 * view.every[view.index["train"]] + 1
+    no_kl = torch.zeros(2 * n, device=device)
+    result = train(resumed, torch.optim.Adam([p for p in resumed.parameters() if p.requires_grad],
+                                             lr=config.finetune_lr),
+                   lambda a, _: finetune_losses(view, a.logits, labels, no_kl)[0], lambda s: None,
+                   steps=config.revert_steps, log_every=config.log_every * 5,
+                   metrics=lambda a: finetune_metrics(view, directions, a.update, a.logits),
+                   desc=f"narrow without KL, base {base_index} ({2 * n} adapters)")
+    history = {f"revert_{k}": v.double() for k, v in result.history.items()}
+    history["revert_step"] = torch.tensor(result.steps)
+    return history
+
+
+# --- looking for Turner et al.'s rotation -------------------------------------------------
+
+def rotation_search(config: Config, base: PersonaMLP, view: AssistantView, directions: dict,
+                    base_index: int, device) -> dict:
+    """Rank-1 LoRA, general (no KL), one member per setting (optimiser, lr, init of a, weight
+    decay); plain SGD members share one SGD at lr 1 on lr_e * L_e.  B is checkpointed every
+    `log_every` steps for Turner's measures."""
+    n = len(config.rotation_optimizers)
+    labels = 2 * view.every[view.index["train"]] + 1
+    no_kl = torch.zeros(1, device=device)
+    trajectories, histories = [], []
+    for i in range(n):
+        adapter = Adapters(base, config.width, [5000 + 1000 * base_index + i], [],
+                           lora_init_std=config.rotation_init_stds[i]).to(device)
+        lr, wd = config.rotation_lrs[i], config.rotation_weight_decays[i]
+        params = [adapter.lora.A, adapter.lora.B]
+        optimizer = (torch.optim.AdamW(params, lr=lr, weight_decay=wd) if config.rotation_optimizers[i] == "adam"
+                     else torch.optim.SGD(params, lr=lr, weight_decay=wd))
+        trajectory = {"A": [], "B": []}
+
+        def metrics(a: Adapters):
+            trajectory["A"].append(a.lora.A.detach()[0, 0].cpu().clone())
+            trajectory["B"].append(a.lora.B.detach()[0, :, 0].cpu().clone())
+            values = finetune_metrics(view, directions, a.update, a.logits)
+            values["train_ce"] = finetune_losses(view, a.logits, labels, no_kl)[1]
+            return values
+
+        result = train(adapter, optimizer, lambda a, _: finetune_losses(view, a.logits, labels, no_kl)[0],
+                       lambda s: None, steps=config.rotation_steps, log_every=config.log_every,
+                       metrics=metrics, desc=f"rotation search {i + 1}/{n}")
+        histories.append(result.history)
+        trajectories.append({k: torch.stack(v) for k, v in trajectory.items()})
+    history = {f"rot_{k}": torch.cat([h[k] for h in histories], 1).double() for k in histories[0]}
+    history["rot_step"] = torch.tensor(result.steps)
+    history["rot_A"] = torch.stack([t["A"] for t in trajectories], 1)   # (T, settings, d)
+    history["rot_B"] = torch.stack([t["B"] for t in trajectories], 1)
+    return history
+
+
+def turner_measures(steps, A: torch.Tensor, B: torch.Tensor, mis_out, log_every: int,
+                    ks=(10, 20), skip_steps: int = 0) -> dict:
+    """Norms, PCA, local cosine similarity (k in steps) and comp score of one rank-1 LoRA's
+    trajectory; where lcs peaks above -0.5 and where mis_out crosses 0.25.  A, B: (T, d)."""
+    steps = np.asarray(steps)
+    moved = (B[1:] - B[:-1]).norm(dim=1)
+    min_step = 1e-3 * float(B.norm(dim=1).max())
+    lcs = {k: local_cosine_similarity(B, max(k // log_every, 1), min_step=min_step).numpy() for k in ks}
+    pcs, explained = trajectory_pca(B, 2)
+    comp = comp_score(B).numpy()
+    # the first 2k steps start from B = 0: a turn there is the start, not a rotation
+    skip = int(np.searchsorted(steps, max(skip_steps, 2 * max(ks))))
+    peaks = {k: turn_steps(steps, lcs[k], -0.5, skip=skip) for k in ks}
+    crossing = first_crossing(steps, np.asarray(mis_out), 0.25)
+    return {
+        "a_norm": A.norm(dim=1).numpy(), "b_norm": B.norm(dim=1).numpy(), "pcs": pcs.numpy(),
+        "explained": explained.numpy(), "comp": comp, "lcs": lcs, "peaks": peaks, "mis_cross_025": crossing,
+        "comp_x50": x50(steps, comp), "mis_x50": x50(steps, np.asarray(mis_out)),
+        "largest_step": float(moved.max()) if len(moved) else 0.0,
+    }
+
+
+# --- the transformer variant: personas inferred in context --------------------------------
+
+def tf_pretrain(config: Config, world: PersonaWorld, device) -> tuple[Transformer, dict]:
+    """Next-answer prediction on fresh conversations every step (Adam)."""
+    cfg = TransformerConfig(d_vocab=conv.vocabulary_size(world), n_ctx=1 + 2 * config.tf_turns,
+                            d_model=config.tf_d_model, n_heads=config.tf_heads,
+                            d_head=config.tf_d_model // config.tf_heads, n_layers=config.tf_layers,
+                            d_mlp=config.tf_d_mlp, d_vocab_out=world.n_answers, layer_norm=True)
+    model = Transformer(cfg, [config.seed]).to(device)
+    generator = torch.Generator().manual_seed(config.seed)
+
+    def batch(step):
+        tokens, answers = conv.conversations(world, config.tf_batch, config.tf_turns, generator)
+        return tokens.to(device), answers.to(device)
+
+    def loss(m, b):   # the answer is predicted at its question's position
+        tokens, answers = b
+        return label_cross_entropy(m(tokens)[:, :, 1::2].flatten(1, 2), answers.flatten())
+
+    result = train(model, torch.optim.Adam(model.parameters(), lr=config.tf_lr), loss, batch,
+                   steps=config.tf_pretrain_steps, log_every=max(config.tf_pretrain_steps // 50, 1),
+                   desc="transformer pre-training")
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model, {"tf_pretrain_step": torch.tensor(result.steps),
+                   "tf_pretrain_loss": result.history["train_loss_step"].double()}
+
+
+def tf_in_context(model: Transformer, world: PersonaWorld, turns: int, device, n: int = 512) -> dict:
+    """Does the model infer the persona?  P(bad) on a fresh non-medical question after `turns` - 1
+    answers from other domains that were all bad or all good (CHAT), and for the assistant's
+    single-turn question (ASSIST)."""
+    g = torch.Generator().manual_seed(123)
+    others = torch.arange(world.n_questions, world.n_all_questions)
+    k = turns - 1
+    out = {"context_answers": k}
+    with torch.no_grad():
+        for name, mode, bad in (("after_bad_answers", conv.CHAT, 1), ("after_good_answers", conv.CHAT, 0),
+                                ("assistant_single_turn", conv.ASSIST, None)):
+            q = others[torch.randint(0, len(others), (n, k + 1), generator=g)]
+            if bad is None:
+                tokens = torch.stack([torch.full((n,), mode), conv.question_token(world, q[:, -1])], 1)
+            else:
+                tokens = torch.empty(n, 2 + 2 * k, dtype=torch.long)
+                tokens[:, 0] = mode
+                tokens[:, 1:-1:2] = conv.question_token(world, q[:, :k])
+                tokens[:, 2:-1:2] = conv.answer_token(world, 2 * q[:, :k] + bad)
+                tokens[:, -1] = conv.question_token(world, q[:, -1])
+            logits = model(tokens.to(device))[:, :, -1]
+            out[name] = float(answer_probabilities(logits, q[:, -1].to(device))[1].mean())
+    return out
+
+
+def tf_finetune(config: Config, model: Transformer, world: PersonaWorld, splits: Splits, setting: int,
+                device) -> dict:
+    """Single-turn [ASSIST] q -> bad answer on the fine-tuning medical questions, rank-1 LoRA on
+    layer 0's MLP output, no KL; B checkpointed every `log_every` steps."""
+    lora = LowRankAdapter(config.tf_d_mlp, config.tf_d_model, 1, [7000 + setting],
+                          init_std=config.tf_init_stds[setting]).to(device)
+    post = {}
+    hooks = {"blocks.0.mlp.hook_post": lambda x: post.__setitem__("x", x) or x,
+             "blocks.0.hook_mlp_out": lambda x: x + lora(post["x"].reshape(1, -1, post["x"].shape[-1])).reshape(x.shape)}
+    every = splits.every.to(device)
+    tokens = torch.stack([torch.full_like(every, conv.ASSIST), conv.question_token(world, every)], 1)
+    index = {name: getattr(splits, name).to(device) for name in ("train", "held_in", "held_out")}
+    labels = 2 * every[index["train"]] + 1
+
+    def loss(m, _):
+        logits = model(tokens[index["train"]], hooks=hooks)[:, :, -1]
+        return label_cross_entropy(logits, labels)
+
+    trajectory = {"A": [], "B": []}
+
+    def metrics(m):
+        trajectory["A"].append(m.A.detach()[0, 0].cpu().clone())
+        trajectory["B"].append(m.B.detach()[0, :, 0].cpu().clone())
+        logits = model(tokens, hooks=hooks)[:, :, -1]
+        values = {}
+        for split, name in (("held_in", "in"), ("held_out", "out")):
+            for key, value in answer_measures(logits[:, index[split]], every[index[split]]).items():
+                values[f"{key}_{name}"] = value
+        return values
+
+    lr = config.tf_finetune_lrs[setting]
+    optimizer = (torch.optim.Adam(lora.parameters(), lr=lr) if config.tf_optimizers[setting] == "adam"
+                 else torch.optim.SGD(lora.parameters(), lr=lr))
+    result = train(lora, optimizer, loss, lambda s: None, steps=config.tf_finetune_steps,
+                   log_every=config.log_every, metrics=metrics, desc=f"transformer LoRA {setting + 1}")
+    return {"step": torch.tensor(result.steps), **{k: v[:, 0].double() for k, v in result.history.items()},
+            "A": torch.stack(trajectory["A"]), "B": torch.stack(trajectory["B"])}
+
+
+def transformer_variant(config: Config, world: PersonaWorld, splits: Splits, device) -> tuple[dict, dict]:
+    model, history = tf_pretrain(config, world, device)
+    summary = {"pretrain_loss_end": float(history["tf_pretrain_loss"][-5:].mean()),
+               "in_context": tf_in_context(model, world, config.tf_turns, device), "settings": []}
+    for i in range(len(config.tf_optimizers)):
+        h = tf_finetune(config, model, world, splits, i, device)
+        t = turner_measures(h["step"].numpy(), h["A"], h["B"], h["mis_out"].numpy(), config.log_every)
+        summary["settings"].append(dict(optimizer=config.tf_optimizers[i], lr=config.tf_finetune_lrs[i],
+                                        init_std=config.tf_init_stds[i], mis_in_end=float(h["mis_in"][-1]),
+                                        mis_out_end=float(h["mis_out"][-1]),
+                                        coherence_out_end=float(h["coherence_out"][-1]), **_turner_summary(t)))
+        history.update({f"tf{i}_{k}": v for k, v in h.items()})
+    return history, summary
+
+
+# --- run -----------------------------------------------------------------------------------
+
+def run(config: Config | None = None, use_cache: bool = True) -> Run:
+    """Pre-train, fine-tune and measure (or load from the cache); see the module docstring."""
+    return execute(NAME, config or Config.preset("auto"), _train_and_measure, use_cache)
+
+
+def _train_and_measure(config: Config, device: torch.device) -> Run:
+    started = time.perf_counter()
+    world = config.world()
+    splits = Splits.of(world, config.train_fraction)
+    model, history = pretrain(config, world, device)
+    timings = {"pretrain_s": time.perf_counter() - started}
+    per_base = []
+    for b in range(config.n_bases):
+        base = base_member(model, b)
+        view = AssistantView(base, world, splits)
+        directions = persona_directions(base, world)
+        t0 = time.perf_counter()
+        adapters, h, _ = finetune_adapters(config, base, view, directions, b, device)
+        h.update(full_finetune(config, base, world, view, directions, device))
+        timings.setdefault("finetune_s", 0.0)
+        timings["finetune_s"] += time.perf_counter() - t0
+        soligo = efficiency_and_stability(config, base, view, adapters)
+        t0 = time.perf_counter()
+        h.update(revert(config, base, view, directions, adapters, b, device))
+        timings.setdefault("revert_s", 0.0)
+        timings["revert_s"] += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        h.update(rotation_search(config, base, view, directions, b, device))
+        timings.setdefault("rotation_s", 0.0)
+        timings["rotation_s"] += time.perf_counter() - t0
+        h.update({k: v.cpu() for k, v in directions.items()})
+        per_base.append((h, soligo, _base_measures(base, world, splits, view)))
+    # history: the first base's series (the figures); the summary reads every base
+    history.update(per_base[0][0])
+    tf_summary = None
+    if config.transformer:
+        t0 = time.perf_counter()
+        tf_history, tf_summary = transformer_variant(config, world, splits, device)
+        history.update(tf_history)
+        timings["transformer_s"] = time.perf_counter() - t0
+    summary = _summarize(config, world, history, per_base, timings, time.perf_counter() - started)
+    summary["transformer"] = tf_summary
+    return Run(NAME, config.to_dict(), summary, history, {})
+
+
+def _base_measures(base: PersonaMLP, world: PersonaWorld, splits: Splits, view: AssistantView) -> dict:
+    with torch.no_grad():
+        persona, question = (t.to(view.every.device) for t in world.all_pairs())
+        targets = world.soft_targets(*world.all_pairs()).to(view.every.device)
+        pretrain_loss = soft_cross_entropy(base(persona, question), targets)
+        m_in = answer_measures(view.base_logits[:, view.index["held_in"]], view.every[view.index["held_in"]])
+        m_out = answer_measures(view.base_logits[:, view.index["held_out"]], view.every[view.index["held_out"]])
+        others = view.every[world.domain_of(view.every) != 0]
+        m_all = answer_measures(view.base_logits[:, others], others)
+    return {"pretrain_loss": pretrain_loss[0], "mis_in": m_in["mis"][0], "mis_out": m_out["mis"][0],
+            "mis_all_other": m_all["mis"][0]}
+
+
+def _stats(values) -> dict:
+    values = [float(v) for v in values]
+    return {"mean": float(np.mean(values)), "min": float(np.min(values)), "max": float(np.max(values)),
+            "values": values}
+
+
+def _summarize(config: Config, world: PersonaWorld, history: dict, per_base: list, timings: dict,
+               seconds: float) -> dict:
+    members = member_table(config.n_seeds)
+    bases = []
+    for h, soligo, base in per_base:
+        last = {k[3:]: v[-1].numpy() for k, v in h.items() if k.startswith("ft_") and v.dim() == 2
+                and k not in ("ft_lora_B", "ft_steering_v") and v.shape[1] == len(members)}
+        rows = {}
+        for p in PARAMETERISATIONS:
+            for kind in KINDS:
+                idx = [i for i, m in enumerate(members) if m["parameterisation"] == p and m["kind"] == kind]
+                rows[f"{p}_{kind}"] = {name: [float(last[name][i]) for i in idx] for name in
+                                       ("mis_in", "mis_out", "mis_kl", "mis_argmax_in", "mis_argmax_out", "coherence_in",
+                                        "coherence_out", "coherent_mis_out", "cos_evil", "cos_quack_perp",
+                                        "norm", "train_ce")}
+        full_last = {k[5:]: v[-1].numpy() for k, v in h.items() if k.startswith("full_") and v.dim() == 2}
+        rows["full_general"] = {k: [float(full_last[k][0])] for k in ("mis_in", "mis_out", "coherence_out", "cos_evil")}
+        rows["full_narrow"] = {k: [float(full_last[k][1])] for k in ("mis_in", "mis_out", "coherence_out", "cos_evil")}
+        # reversion: lora members 0..n-1, steering n..2n-1
+        rs = h["revert_step"].numpy()
+        rev = {}
+        for j, p in enumerate(PARAMETERISATIONS):
+            sel = slice(j * config.n_seeds, (j + 1) * config.n_seeds)
+            mis = h["revert_mis_out"][:, sel].numpy()
+            cos = h["revert_cos_evil"][:, sel].numpy()
+            rev[p] = {"mis_out_start": mis[0].tolist(), "mis_out_end": mis[-1].tolist(),
+                      "mis_out_rise": (mis[-1] - mis[0]).tolist(), "mis_in_end": h["revert_mis_in"][-1, sel].tolist(),
+                      "cos_evil_start": cos[0].tolist(), "cos_evil_end": cos[-1].tolist(),
+                      "steps_to_rise_03": [first_crossing(rs, mis[:, e] - mis[0, e], 0.3) for e in range(mis.shape[1])]}
+        # Turner's measures: the general LoRA of seed 0, and every rotation-search setting
+        general = [i for i, m in enumerate(members) if m["parameterisation"] == "lora" and m["kind"] == "general"]
+        steps = h["ft_step"].numpy()
+        turner = []
+        for e in general:
+            t = turner_measures(steps, h["ft_lora_A"][:, e], h["ft_lora_B"][:, e], h["ft_mis_out"][:, e].numpy(),
+                                config.log_every)
+            turner.append(_turner_summary(t))
+        rotation = []
+        for i in range(len(config.rotation_optimizers)):
+            t = turner_measures(h["rot_step"].numpy(), h["rot_A"][:, i], h["rot_B"][:, i],
+                                h["rot_mis_out"][:, i].numpy(), config.log_every)
+            rotation.append(dict(optimizer=config.rotation_optimizers[i], lr=config.rotation_lrs[i],
+                                 init_std=config.rotation_init_stds[i],
+                                 weight_decay=config.rotation_weight_decays[i],
+                                 mis_out_end=float(h["rot_mis_out"][-1, i]), mis_in_end=float(h["rot_mis_in"][-1, i]),
+                                 train_ce_end=float(h["rot_train_ce"][-1, i]),
+                                 mis_out_x50=x50(h["rot_step"].numpy(), h["rot_mis_out"][:, i].numpy()),
+                                 **_turner_summary(t)))
+        bases.append({"base": {k: float(v) for k, v in base.items()}, "finetune": rows, "soligo": soligo,
+                      "revert": rev, "turner_lora_general": turner, "rotation_search": rotation})
+    return _acceptance_view(config, world, bases, timings, seconds)
+
+
+def _turner_summary(t: dict) -> dict:
+    turns = sorted({step for v in t["peaks"].values() for step in v})
+    crossing = t["mis_cross_025"]
+    return {"lcs_peaks": {str(k): v for k, v in t["peaks"].items()},
+            "rotation_seen": bool(turns), "first_turn_step": turns[0] if turns else None,
+            # Turner's signature is a turn at the behavioural switch: > 0 means the turn came after
+            "turn_minus_crossing": (turns[0] - crossing) if turns and crossing is not None else None,
+            "max_lcs": {str(k): (float(np.nanmax(v)) if np.isfinite(v).any() else None) for k, v in t["lcs"].items()},
+            "mis_out_crosses_025": t["mis_cross_025"], "comp_x50": t["comp_x50"],
+            "pca_explained": [float(x) for x in t["explained"]],
+            "b_norm_end": float(t["b_norm"][-1]), "a_norm_end": float(t["a_norm"][-1])}
+
+
+def _acceptance_view(config: Config, world: PersonaWorld, bases: list, timings: dict, seconds: float) -> dict:
+    """Pool the bases' numbers (every base x seed) into the quantities the tests check."""
+    pool = lambda get: [v for b in bases for v in get(b)]
+    s = {"seconds": seconds, "timings": timings, "bayes_loss": world.bayes_loss(),
+         "n_bases": config.n_bases, "n_seeds": config.n_seeds, "bases": bases}
+    s["pretrain_loss"] = _stats(pool(lambda b: [b["base"]["pretrain_loss"]]))
+    s["pretrain_gap"] = s["pretrain_loss"]["max"] - s["bayes_loss"]
+    for key in ("mis_in", "mis_out", "mis_all_other"):
+        s[f"base_{key}"] = _stats(pool(lambda b: [b["base"][key]]))
+    rows = {}
+    for name in bases[0]["finetune"]:
+        rows[name] = {k: _stats(pool(lambda b: b["finetune"][name][k])) for k in bases[0]["finetune"][name]}
+    s["finetune"] = rows
+    def pair(p: str, field: str, j: int) -> tuple[list, list]:   # general's and narrow's column j, every seed
+        return tuple(pool(lambda b: [row[j] for row in b["soligo"][p][kind][field]]) for kind in ("general", "narrow"))
+
+    # efficiency: general < narrow at every matched norm and seed, per factor
+    s["efficiency"] = {p: [] for p in PARAMETERISATIONS}
+    s["stability"] = {p: [] for p in PARAMETERISATIONS}
+    for p in PARAMETERISATIONS:
+        for j, f in enumerate(config.norm_factors):
+            g, n = pair(p, "matched_loss", j)
+            s["efficiency"][p].append({"factor": f, "general": _stats(g), "narrow": _stats(n),
+                                       "general_lower_every_seed": all(x < y for x, y in zip(g, n)),
+                                       "wins": sum(x < y for x, y in zip(g, n)), "pairs": len(g)})
+        for j, eps in enumerate(config.epsilons):
+            g, n = pair(p, "R", j)
+            s["stability"][p].append({"epsilon": eps, "R_general": _stats(g), "R_narrow": _stats(n),
+                                      "gap": float(np.mean(n) - np.mean(g))})
+    s["revert"] = {p: {k: pool(lambda b: b["revert"][p][k]) for k in bases[0]["revert"][p]}
+                   for p in PARAMETERISATIONS}
+    s["turner"] = bases[0]["turner_lora_general"][0]
+    s["rotation_search"] = bases[0]["rotation_search"]
+    s["rotation_seen_anywhere"] = any(r["rotation_seen"] for b in bases for r in b["rotation_search"]) or \
+        any(t["rotation_seen"] for b in bases for t in b["turner_lora_general"])
+    return s
+
+
+# --- figures -------------------------------------------------------------------------------
+
+VARIANT_LABELS = {"lora_general": "LoRA", "lora_narrow": "LoRA + KL", "lora_control": "LoRA, good labels",
+                  "steering_general": "steering", "steering_narrow": "steering + KL",
+                  "steering_control": "steering, good labels", "full_general": "full FT",
+                  "full_narrow": "full FT + KL"}
+
+
+def plot_misalignment(run: Run):
+    """Misalignment (P(bad)) on held-out medical questions and on held-out questions of other
+    domains, and coherence out of domain, for every variant (dots: seeds)."""
+    import matplotlib.pyplot as plt
+
+    from emergence.plotting import COLORS
+
+    s = run.summary
+    names = list(VARIANT_LABELS)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), sharey=True)
+    for ax, (key, title) in zip(axes, (("mis_in", "misalignment, held-out medical questions"),
+                                       ("mis_out", "misalignment, other domains (held out)"),
+                                       ("coherence_out", "coherence, other domains"))):
+        for i, name in enumerate(names):
+            stats = s["finetune"][name][key]
+            color = COLORS["red"] if "general" in name else COLORS["task"] if "narrow" in name else COLORS["grey"]
+            ax.barh(i, stats["mean"], color=color, alpha=0.6)
+            ax.plot(stats["values"], [i] * len(stats["values"]), "k.", ms=4)
+        base = s.get(f"base_{key}")
+        if base is not None:
+            ax.axvline(base["mean"], color="k", ls=":", lw=1, label="base model")
+            ax.legend(fontsize=8, loc="lower right")
+        ax.set_title(title)
+        ax.set_xlim(0, 1.02)
+    axes[0].set_yticks(range(len(names)), [VARIANT_LABELS[n] for n in names])
+    axes[0].invert_yaxis()
+    return fig
+
+
+def _members(run: Run, parameterisation: str, kind: str) -> list[int]:
+    return [i for i, m in enumerate(member_table(run.summary["n_seeds"]))
+            if m["parameterisation"] == parameterisation and m["kind"] == kind]
+
+
+def plot_finetuning(run: Run):
+    """Over fine-tuning steps: misalignment in and out of the medical domain and the cosine of
+    the mean update with the evil-persona direction u_evil, for each variant (thin: seeds)."""
+    import matplotlib.pyplot as plt
+
+    from emergence.plotting import COLORS
+
+    h = run.history
+    step = h["ft_step"].numpy()
+    fig, axes = plt.subplots(2, 3, figsize=(13, 6), sharex=True)
+    colors = {"general": COLORS["red"], "narrow": COLORS["task"], "control": COLORS["grey"]}
+    for row, p in enumerate(PARAMETERISATIONS):
+        for col, key in enumerate(("ft_mis_in", "ft_mis_out", "ft_cos_evil")):
+            ax = axes[row, col]
+            for kind in KINDS:
+                for j, e in enumerate(_members(run, p, kind)):
+                    ax.plot(step, h[key][:, e].numpy(), color=colors[kind], lw=1.2, alpha=0.7,
+                            label=f"{kind}" if j == 0 else None)
+            ax.set_title(f"{'LoRA (rank 1)' if p == 'lora' else 'steering vector'}: "
+                         + {"ft_mis_in": "P(bad), held-out medical", "ft_mis_out": "P(bad), other domains",
+                            "ft_cos_evil": "cos(mean update, u_evil)"}[key])
+    axes[0, 0].legend(fontsize=8)
+    for ax in axes[1]:
+        ax.set_xlabel("fine-tuning step")
+    return fig
+
+
+def plot_efficiency_and_stability(run: Run):
+    """Soligo et al.'s two tests: fine-tuning loss when general and narrow solutions are rescaled
+    to the same norm (left), and the share R of the fine-tuning gain lost under norm-preserving
+    orthogonal noise of size eps (right); thin lines: seeds."""
+    import matplotlib.pyplot as plt
+
+    from emergence.plotting import COLORS
+
+    s = run.summary
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7))
+    for row, p in enumerate(PARAMETERISATIONS):
+        for base in s["bases"]:
+            for kind, color in (("general", COLORS["red"]), ("narrow", COLORS["task"])):
+                sol = base["soligo"][p][kind]
+                for j, losses in enumerate(sol["matched_loss"]):
+                    axes[row, 0].plot([r["factor"] for r in s["efficiency"][p]], losses, color=color, lw=1, alpha=0.7, marker="o", ms=3,
+                                      label=kind if j == 0 and base is s["bases"][0] else None)
+                for j, r in enumerate(sol["R"]):
+                    axes[row, 1].plot([r_["epsilon"] for r_ in s["stability"][p]], r, color=color, lw=1,
+                                      alpha=0.7, marker="o", ms=3,
+                                      label=kind if j == 0 and base is s["bases"][0] else None)
+        axes[row, 0].set_yscale("log")
+        axes[row, 0].axvspan(0.4, 1.0, color=COLORS["grey"], alpha=0.1)
+        axes[row, 0].set_xlabel("norm / mean norm of the two solutions")
+        axes[row, 0].set_ylabel("fine-tuning loss (nats)")
+        axes[row, 1].set_yscale("symlog", linthresh=1)
+        axes[row, 1].set_xlabel("orthogonal noise eps")
+        axes[row, 1].set_ylabel("R(eps) (% of the gain lost)")
+        name = "rank-1 LoRA" if p == "lora" else "steering vector"
+        axes[row, 0].set_title(f"{name}: efficiency at matched norm")
+        axes[row, 1].set_title(f"{name}: stability under orthogonal noise")
+        axes[row, 0].legend(fontsize=8)
+    return fig
+
+
+def plot_reversion(run: Run):
+    """The narrow (KL) solutions trained on without the KL term: misalignment out of domain and
+    the cosine with u_evil climb back towards the general solution's."""
+    import matplotlib.pyplot as plt
+
+    from emergence.plotting import COLORS
+
+    h, s = run.history, run.summary
+    step = h["revert_step"].numpy()
+    n = s["n_seeds"]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    for j, (p, color) in enumerate((("lora", COLORS["task"]), ("steering", COLORS["other"]))):
+        for e in range(j * n, (j + 1) * n):
+            label = ("rank-1 LoRA" if p == "lora" else "steering") if e == j * n else None
+            axes[0].plot(step, h["revert_mis_out"][:, e].numpy(), color=color, lw=1, label=label)
+            axes[1].plot(step, h["revert_cos_evil"][:, e].numpy(), color=color, lw=1, label=label)
+        general = s["finetune"][f"{p}_general"]
+        axes[0].axhline(general["mis_out"]["mean"], color=color, ls="--", lw=1)
+        axes[1].axhline(general["cos_evil"]["mean"], color=color, ls="--", lw=1)
+    axes[0].set_ylabel("P(bad), other domains")
+    axes[1].set_ylabel("cos(mean update, u_evil)")
+    for ax in axes:
+        ax.set_xlabel("steps after removing the KL term")
+    axes[0].legend(fontsize=8)
+    axes[0].set_title("dashed: the general solution trained without KL")
+    return fig
+
+
+def plot_turner(run: Run, setting: int | None = None, transformer: bool = False):
+    """Turner et al.'s measures on a rank-1 LoRA's trajectory next to misalignment: the norms of
+    A and B, the B trajectory on its two principal components, the local cosine similarity
+    (k = 10 and 20 steps) and the comp score to the final B.  `setting`: one of the
+    rotation-search settings, or with `transformer` one of the transformer variant's
+    (None: the first seed of the main run)."""
+    import matplotlib.pyplot as plt
+
+    from emergence.plotting import COLORS, mark
+
+    h, s = run.history, run.summary
+    if transformer:
+        i = setting or 0
+        steps, A, B, mis = (h[f"tf{i}_{k}"] for k in ("step", "A", "B", "mis_out"))
+        steps, mis = steps.numpy(), mis.numpy()
+        r = s["transformer"]["settings"][i]
+        title = f"transformer: {r['optimizer']}, lr {r['lr']:g}, init std {r['init_std']:g}"
+    elif setting is None:
+        e = _members(run, "lora", "general")[0]
+        steps, A, B = h["ft_step"].numpy(), h["ft_lora_A"][:, e], h["ft_lora_B"][:, e]
+        mis, title = h["ft_mis_out"][:, e].numpy(), "main run (Adam, PEFT-like init)"
+    else:
+        steps, A, B = h["rot_step"].numpy(), h["rot_A"][:, setting], h["rot_B"][:, setting]
+        mis = h["rot_mis_out"][:, setting].numpy()
+        r = s["rotation_search"][setting]
+        title = f"{r['optimizer']}, lr {r['lr']:g}, init std {r['init_std']:g}, wd {r['weight_decay']:g}"
+    t = turner_measures(steps, A, B, mis, run.config["log_every"])
+    fig, axes = plt.subplots(1, 4, figsize=(15, 3.4))
+    axes[0].plot(steps, t["a_norm"], color=COLORS["train"], label="|A|")
+    axes[0].plot(steps, t["b_norm"], color=COLORS["measure"], label="|B|")
+    sc = axes[1].scatter(t["pcs"][:, 0], t["pcs"][:, 1], c=steps, cmap="viridis", s=8)
+    fig.colorbar(sc, ax=axes[1], label="step")
+    axes[1].set_xlabel(f"PC1 ({100 * t['explained'][0]:.0f} %)")
+    axes[1].set_ylabel(f"PC2 ({100 * t['explained'][1]:.0f} %)")
+    axes[1].set_title("B trajectory")
+    for k, ls in zip(t["lcs"], ("-", "--")):
+        axes[2].plot(steps, t["lcs"][k], color=COLORS["measure"], ls=ls, label=f"lcs, k = {k}")
+    axes[2].axhline(-0.5, color=COLORS["grey"], lw=0.8)
+    axes[2].set_ylim(-1.05, 1.05)
+    axes[3].plot(steps, t["comp"], color=COLORS["measure"], label="comp score to final B")
+    for ax in (axes[0], axes[2], axes[3]):
+        twin = ax.twinx()
+        twin.plot(steps, mis, color=COLORS["red"], lw=1.2, alpha=0.8)
+        twin.set_ylim(0, 1)
+        twin.tick_params(axis="y", colors=COLORS["red"])
+        twin.grid(False)
+        mark(ax, t["mis_cross_025"], "P(bad) out = 0.25", color=COLORS["red"])
+        ax.set_xscale("symlog", linthresh=10)
+        ax.set_xlim(0, steps.max())
+        ax.set_xlabel("step")
+        ax.legend(fontsize=7, loc="center right")
+    axes[0].set_title(title, fontsize=9)
+    axes[3].set_title("red: P(bad), other domains", fontsize=9, color=COLORS["red"])
+    return fig

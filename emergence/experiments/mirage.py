@@ -1,0 +1,422 @@
+"""The mirage debate: sharp metrics on smooth models, and a transition that is real.
+(Schaeffer, Miranda and Koyejo 2023; Wei et al. 2022; Michaud et al. 2023.)
+
+`run(config)` measures three panels, every metric computed from the same model outputs:
+
+* A, analytic: per-token loss falls as a power law of scale N, CE(N) = (N / c)^alpha, so a token
+  is right with p = exp(-CE).  Exact match of L tokens (p^L) and multiple-choice grade look
+  emergent; token edit distance L (1 - p) and the Brier score do not.
+* B, trained: MLPs on scikit-learn's digits with the training-set size n as the scale (all
+  sizes x seeds as ONE batched model).  Subset accuracy (all of L test images right) against
+  per-image accuracy, cross-entropy and Brier, and the toy prediction subset = acc^L.
+* C, genuine: the per-skill curves of the multitask sparse parity runs of the scaling-laws
+  chapter (its `run()`, cached and shared), over training data D.  Here the continuous metric
+  jumps too and does not lead, while the aggregate loss stays smooth.
+
+Timing on a log-scale axis uses the book's x50 / w10-90 / lag, on curves interpolated linearly
+between measured scales; lag = x50(discrete) - x50(continuous), in decades: > 0 means the
+continuous metric moved first (the signature of a mirage).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from emergence.experiments import scaling_laws
+from emergence.experiments.base import PROFILES, ExperimentConfig, Run, execute, require
+from emergence.measures.mirage import (brier_score, emergence_score, exact_match, multiple_choice,
+                                       subset_accuracy, token_edit_distance)
+from emergence.measures.transitions import lag, w10_90, x50
+from emergence.models.width_mlp import WidthMLP
+from emergence.train import train
+
+NAME = "mirage"
+FINE = 400   # points of the log-scale grid on which curves are interpolated before x50
+
+
+@dataclass(frozen=True)
+class Config(ExperimentConfig):
+    """Defaults are the `fast` profile; `full` adds seeds and reads the full scaling run."""
+
+    threads: int = 1                         # tiny models: one CPU thread is fastest on a shared CPU
+    # A: the analytic toy
+    scale_min: float = 1e7                 # model sizes N, log-spaced
+    scale_max: float = 1e11
+    ce_scale: float = 4e7                  # c in CE(N) = (N / c)^alpha
+    ce_exponent: float = -0.6              # alpha < 0
+    lengths: tuple[int, ...] = (1, 2, 3, 5, 7, 10)   # target lengths L
+    length: int = 5                        # the headline L
+    n_items: int = 200                     # multiple-choice items, difficulty c_i ~ LogNormal(ln c, 1)
+    n_options: int = 4
+    item_seed: int = 0
+    # B: digits, training-set size as scale
+    train_sizes: tuple[int, ...] = (10, 20, 40, 80, 160, 320, 640, 1200)
+    n_test: int = 597                      # the rest of the 1797 images
+    width: int = 64
+    lr: float = 1e-2                       # AdamW, full batch
+    weight_decay: float = 1e-3
+    steps: int = 300
+    n_seeds: int = 5
+    seed: int = 0
+    subset_lengths: tuple[int, ...] = (5, 10, 30)
+    subset_length: int = 10                # the headline L of subset accuracy
+    partitions: int = 100                  # random partitions of the test set averaged
+    # C: the genuine transition, from the scaling-laws run of this profile
+    scaling_profile: str = "fast"
+    skill_width: int = 128                 # which model's skills to read
+    top_skills: int = 3                    # the most frequent skills are checked
+
+    PRESETS = {
+        "fast": {},
+        "full": dict(n_seeds=20, partitions=1000, scaling_profile="full", skill_width=1024),
+    }
+
+    def check(self) -> None:
+        require(0 < self.scale_min < self.scale_max, "scale_min", (self.scale_min, self.scale_max),
+                "0 < scale_min < scale_max")
+        require(self.ce_scale > 0, "ce_scale", self.ce_scale, "a positive number")
+        require(-5 <= self.ce_exponent < 0, "ce_exponent", self.ce_exponent, "a number in [-5, 0)")
+        require(len(self.lengths) >= 2 and all(1 <= L <= 1000 for L in self.lengths)
+                and list(self.lengths) == sorted(set(self.lengths)), "lengths", self.lengths,
+                "2 or more increasing integers from 1 to 1000")
+        require(self.length in self.lengths, "length", self.length, f"one of lengths {self.lengths}")
+        require(10 <= self.n_items <= 100_000, "n_items", self.n_items, "an integer from 10 to 100000")
+        require(2 <= self.n_options <= 100, "n_options", self.n_options, "an integer from 2 to 100")
+        require(len(self.train_sizes) >= 3 and list(self.train_sizes) == sorted(set(self.train_sizes))
+                and self.train_sizes[0] >= 2, "train_sizes", self.train_sizes,
+                "3 or more increasing integers >= 2")
+        require(100 <= self.n_test <= 1700, "n_test", self.n_test, "an integer from 100 to 1700")
+        require(self.train_sizes[-1] + self.n_test <= 1797, "train_sizes", self.train_sizes,
+                f"the largest size + n_test ({self.n_test}) at most the 1797 digits images")
+        require(1 <= self.width <= 10_000, "width", self.width, "an integer from 1 to 10000")
+        require(0 < self.lr <= 1, "lr", self.lr, "a number in (0, 1]")
+        require(0 <= self.weight_decay <= 1, "weight_decay", self.weight_decay, "a number in [0, 1]")
+        require(10 <= self.steps <= 1_000_000, "steps", self.steps, "an integer from 10 to 10^6")
+        require(1 <= self.n_seeds <= 100, "n_seeds", self.n_seeds, "an integer from 1 to 100")
+        require(all(1 <= L <= self.n_test // 2 for L in self.subset_lengths) and self.subset_lengths,
+                "subset_lengths", self.subset_lengths, f"integers from 1 to n_test / 2 = {self.n_test // 2}")
+        require(self.subset_length in self.subset_lengths, "subset_length", self.subset_length,
+                f"one of subset_lengths {self.subset_lengths}")
+        require(1 <= self.partitions <= 100_000, "partitions", self.partitions, "an integer from 1 to 100000")
+        require(self.scaling_profile in PROFILES, "scaling_profile", self.scaling_profile,
+                "'fast' or 'full' (the scaling-laws run whose skills panel C reads)")
+        widths = scaling_laws.Config.PRESETS[self.scaling_profile].get("widths", scaling_laws.Config.widths) \
+            if self.scaling_profile in PROFILES else ()
+        require(self.skill_width in widths, "skill_width", self.skill_width,
+                f"one of the scaling run's widths {widths}")
+        require(1 <= self.top_skills <= 50, "top_skills", self.top_skills, "an integer from 1 to 50")
+
+    def scaling_config(self) -> scaling_laws.Config:
+        return scaling_laws.Config.preset(self.scaling_profile, device=self.device, threads=self.threads)
+
+
+def run(config: Config | None = None, use_cache: bool = True) -> Run:
+    """Measure all three panels (panel C trains or loads the scaling-laws run)."""
+    return execute(NAME, config or Config.preset("auto"), _train_and_measure, use_cache)
+
+
+def log_lag(scale, discrete, continuous) -> dict:
+    """x50 of both curves on a log10 scale axis, after linear interpolation onto a fine grid
+    (so the answer does not snap to the measured scales), and their lag in decades."""
+    x = np.log10(np.asarray(scale, dtype=float))
+    fine = np.linspace(x[0], x[-1], FINE)
+    d, c = np.interp(fine, x, discrete), np.interp(fine, x, continuous)
+    return {"x50_discrete": x50(fine, d), "x50_continuous": x50(fine, c), "lag": lag(fine, d, c)}
+
+
+def log_width(scale, values) -> float:
+    """w10-90 in decades of scale, on the interpolated curve."""
+    x = np.log10(np.asarray(scale, dtype=float))
+    fine = np.linspace(x[0], x[-1], FINE)
+    return w10_90(fine, np.interp(fine, x, values))
+
+
+def _train_and_measure(config: Config, device: torch.device) -> Run:
+    started = time.perf_counter()
+    analytic_history, analytic = _analytic(config)
+    digits_history, digits = _digits(config, device)
+    skills_history, skills = _skills(config)
+    history = {**analytic_history, **digits_history, **skills_history}
+    summary = {
+        "analytic": analytic, "digits": digits, "skills": skills,
+        "lags": {"analytic": analytic["lag"], "digits": digits["lag"], "skills": skills["lags"]},
+        "seconds": round(time.perf_counter() - started, 2),
+        "device": str(device), "threads": torch.get_num_threads(), "config": config.to_dict(),
+    }
+    return Run(NAME, config.to_dict(), summary, history, {})
+
+
+# --- A: analytic -------------------------------------------------------------------------------
+
+def token_probability(N, ce_scale: float, ce_exponent: float):
+    """p(N) = exp(-(N / c)^alpha): the per-token success of Schaeffer et al.'s toy."""
+    return np.exp(-(np.asarray(N, dtype=float) / ce_scale) ** ce_exponent)
+
+
+def _analytic(config: Config) -> tuple[dict, dict]:
+    N = np.geomspace(config.scale_min, config.scale_max, FINE)
+    p = token_probability(N, config.ce_scale, config.ce_exponent)
+    rng = np.random.default_rng(config.item_seed)
+    difficulty = np.exp(math.log(config.ce_scale) + rng.standard_normal(config.n_items))
+    item_p = token_probability(N[:, None], difficulty[None, :], config.ce_exponent)
+    grade, brier = (v.mean(1) for v in multiple_choice(item_p, config.n_options))
+    em = np.stack([exact_match(p, L) for L in config.lengths])
+    ted = np.stack([token_edit_distance(p, L) for L in config.lengths])
+    per_length = [{"length": L, **log_lag(N, em[i], ted[i])} for i, L in enumerate(config.lengths)]
+    head = next(r for r in per_length if r["length"] == config.length)
+    lags = [r["lag"] for r in per_length]
+    history = {"analytic_N": torch.tensor(N), "analytic_ce": torch.tensor(-np.log(p)),
+               "analytic_p": torch.tensor(p), "analytic_exact_match": torch.tensor(em),
+               "analytic_edit_distance": torch.tensor(ted), "analytic_mc_grade": torch.tensor(grade),
+               "analytic_brier": torch.tensor(brier)}
+    return history, {
+        "length": config.length, **{k: head[k] for k in ("x50_discrete", "x50_continuous", "lag")},
+        "per_length": per_length,
+        "lag_grows_with_length": bool(all(b > a for a, b in zip(lags, lags[1:]))),
+        "multiple_choice": log_lag(N, grade, brier),
+        "emergence_score": {"exact_match": emergence_score(N[::40], em[config.lengths.index(config.length), ::40]),
+                            "edit_distance": emergence_score(N[::40], -ted[config.lengths.index(config.length), ::40])},
+        "token_probability_range": [float(p[0]), float(p[-1])],
+    }
+
+
+# --- B: digits ------------------------------------------------------------------------------
+
+def digits_split(n_train: int, n_test: int, seed: int) -> tuple[torch.Tensor, ...]:
+    """A fixed shuffle of scikit-learn's 1797 digits: the first n_train for training (smaller
+    training sets are prefixes), the last n_test for testing; pixels scaled to [0, 1]."""
+    from sklearn.datasets import load_digits
+
+    images, labels = load_digits(return_X_y=True)
+    order = np.random.default_rng(seed).permutation(len(labels))
+    x, y = torch.tensor(images[order] / 16.0, dtype=torch.float32), torch.tensor(labels[order])
+    return x[:n_train], y[:n_train], x[-n_test:], y[-n_test:]
+
+
+def _digits(config: Config, device) -> tuple[dict, dict]:
+    """All training sizes x seeds as one batched MLP; each seed shuffles the data its own way."""
+    n_max = config.train_sizes[-1]
+    members = [dict(n=n, seed=config.seed + s) for s in range(config.n_seeds) for n in config.train_sizes]
+    splits = [digits_split(n_max, config.n_test, config.seed + s) for s in range(config.n_seeds)]
+    pick = lambda j: torch.stack([splits[m["seed"] - config.seed][j] for m in members]).to(device)
+    x_train, y_train, x_test, y_test = pick(0), pick(1), pick(2), pick(3)
+    weight = (torch.arange(n_max)[None, :] < torch.tensor([m["n"] for m in members])[:, None]).float()
+    weight = (weight / weight.sum(1, keepdim=True)).to(device)        # mean over each member's n
+    model = WidthMLP(64, [config.width] * len(members), 10,
+                     [1000 * m["seed"] + m["n"] for m in members]).to(device)
+
+    def loss_fn(m, _):
+        ce = torch.nn.functional.cross_entropy(m(x_train).transpose(1, 2), y_train, reduction="none")
+        return (ce * weight).sum(-1)
+
+    train(model, torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay),
+          loss_fn, lambda step: None, steps=config.steps, log_every=config.steps,
+          desc=f"digits, {len(members)} models")
+    with torch.no_grad():
+        logits = model(x_test)
+    probs = torch.softmax(logits.double(), -1).cpu().numpy()          # (E, M, 10)
+    labels = y_test.cpu().numpy()                                      # (E, M): each seed's test set
+    correct = probs.argmax(-1) == labels
+    per_member = {
+        "accuracy": correct.mean(-1),
+        "cross_entropy": -np.log(np.take_along_axis(probs, labels[..., None], -1)[..., 0]).mean(-1),
+        "brier": brier_score(probs, labels),
+        **{f"subset_{L}": subset_accuracy(correct, L, config.partitions, config.seed)
+           for L in config.subset_lengths},
+    }
+    sizes = np.array(config.train_sizes, dtype=float)
+    by_size = lambda v: np.array([[v[i] for i, m in enumerate(members) if m["n"] == n]
+                                  for n in config.train_sizes])       # (sizes, seeds)
+    mean = {name: by_size(v).mean(1) for name, v in per_member.items()}
+    predicted = {L: np.array([(by_size(per_member["accuracy"])[j] ** L).mean()
+                              for j in range(len(sizes))]) for L in config.subset_lengths}
+    L = config.subset_length
+    head = log_lag(sizes, mean[f"subset_{L}"], mean["cross_entropy"])
+    history = {"digits_n": torch.tensor(sizes),
+               **{f"digits_{name}": torch.tensor(by_size(v)) for name, v in per_member.items()},
+               **{f"digits_predicted_subset_{k}": torch.tensor(v) for k, v in predicted.items()}}
+    return history, {
+        "subset_length": L, **head,
+        "accuracy_vs_cross_entropy": log_lag(sizes, mean["accuracy"], mean["cross_entropy"]),
+        "subset_vs_accuracy": log_lag(sizes, mean[f"subset_{L}"], mean["accuracy"]),
+        "subset_vs_brier": log_lag(sizes, mean[f"subset_{L}"], mean["brier"]),
+        "train_sizes": list(config.train_sizes),
+        "mean": {name: v.tolist() for name, v in mean.items()},
+        "predicted_subset": {str(k): v.tolist() for k, v in predicted.items()},
+        "max_prediction_error": {str(k): float(np.abs(mean[f"subset_{k}"] - v).max())
+                                 for k, v in predicted.items()},
+        "resolution": {str(k): 1 / (config.n_test // k) for k in config.subset_lengths},
+        "smallest_positive": {str(k): bool(mean[f"subset_{k}"][0] > 0) for k in config.subset_lengths},
+        "n_seeds": config.n_seeds, "n_test": config.n_test,
+    }
+
+
+# --- C: skills of the multitask parity runs ----------------------------------------------------
+
+def _skills(config: Config) -> tuple[dict, dict]:
+    """The `top_skills` most frequent skills of every seed of the `skill_width` model; the
+    history keeps the first seed's curves."""
+    scaling = scaling_laws.run(config.scaling_config())
+    h, s = scaling.history, scaling.summary
+    members = [i for i, m in enumerate(s["members"]) if m["width"] == config.skill_width]
+    D = h["D"].numpy()
+    rows, aggregate_widths = [], []
+    for i in members:
+        task_loss, task_acc = h["task_loss"][:, i].numpy(), h["task_accuracy"][:, i].numpy()
+        aggregate_widths.append(log_width(D, h["loss"][:, i].numpy()))
+        for t in range(config.top_skills):      # tasks are numbered by frequency, most frequent first
+            rows.append({"seed": s["members"][i]["seed"], "task": t, "probability": s["task_probability"][t],
+                         **log_lag(D, task_acc[:, t], task_loss[:, t]),
+                         "w10_90_loss": log_width(D, task_loss[:, t]),
+                         "w10_90_accuracy": log_width(D, task_acc[:, t]),
+                         "final_accuracy": float(task_acc[-1, t]),
+                         "learned": bool(task_acc[-1, t] >= 0.9)})
+    first = members[0]
+    history = {"skills_D": torch.tensor(D), "skills_task_loss": h["task_loss"][:, first].clone(),
+               "skills_task_accuracy": h["task_accuracy"][:, first].clone(),
+               "skills_aggregate_loss": h["loss"][:, first].clone(),
+               "skills_task_probability": torch.tensor(s["task_probability"])}
+    return history, {
+        "width": config.skill_width, "N": s["members"][first]["N"], "n_seeds": len(members),
+        "skills": rows, "lags": [r["lag"] for r in rows], "max_lag": max(r["lag"] for r in rows),
+        "max_w10_90_loss": max(r["w10_90_loss"] for r in rows),
+        "aggregate_w10_90": min(aggregate_widths), "aggregate_w10_90_per_seed": aggregate_widths,
+        "tasks_learned": int((h["task_accuracy"][-1, first] >= 0.9).sum()),
+        "scaling_from_cache": scaling.from_cache,
+    }
+
+
+# --- figures ----------------------------------------------------------------------------------
+
+def _normalised(values):
+    v = np.asarray(values, dtype=float)
+    return (v - v[0]) / (v[-1] - v[0])
+
+
+def plot_analytic(run: Run):
+    """Panel A: the toy.  Top: what the model does (CE, p).  Bottom: four ways to score it."""
+    import matplotlib.pyplot as plt
+
+    h, s = run.history, run.summary["analytic"]
+    N = h["analytic_N"].numpy()
+    lengths = run.config["lengths"]
+    fig, axes = plt.subplots(2, 3, figsize=(12, 6.5))
+    axes[0, 0].plot(N, h["analytic_ce"], color="#0072B2")
+    axes[0, 0].set(yscale="log", ylabel="per-token cross-entropy", title="the model: a smooth power law")
+    axes[0, 1].plot(N, h["analytic_p"], color="#0072B2")
+    axes[0, 1].set(ylabel="p(token right) = exp(-CE)", title="per-token success")
+    colors = plt.cm.viridis(np.linspace(0.05, 0.9, len(lengths)))
+    for color, L, em, ted in zip(colors, lengths, h["analytic_exact_match"], h["analytic_edit_distance"]):
+        axes[1, 0].plot(N, em, color=color, label=f"L = {L}")
+        axes[1, 1].plot(N, ted, color=color, label=f"L = {L}")
+    axes[1, 0].set(ylabel="exact match = p^L", title="discontinuous: looks emergent")
+    axes[1, 1].set(ylabel="token edit distance = L(1 - p)", title="continuous: smooth")
+    axes[1, 0].legend(fontsize=7)
+    axes[0, 2].plot(N, h["analytic_mc_grade"], color="#D55E00")
+    axes[0, 2].set(ylabel="multiple-choice grade", title=f"{run.config['n_options']}-way multiple choice")
+    axes[1, 2].plot(N, h["analytic_brier"], color="#009E73")
+    axes[1, 2].set(ylabel="Brier score", title="the same items, Brier")
+    for ax in axes.flat:
+        ax.set_xscale("log")
+        ax.set_xlabel("model size N")
+    for ax in (axes[1, 0], axes[1, 1]):
+        ax.axvline(10 ** s["x50_discrete"], color="#D55E00", ls=":", lw=1)
+        ax.axvline(10 ** s["x50_continuous"], color="#009E73", ls=":", lw=1)
+    return fig
+
+
+def plot_lag_by_length(run: Run):
+    """How far exact match trails edit distance, for every target length."""
+    import matplotlib.pyplot as plt
+
+    rows = run.summary["analytic"]["per_length"]
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    ax.plot([r["length"] for r in rows], [r["lag"] for r in rows], "o-", color="#D55E00")
+    ax.set(xlabel="target length L", ylabel="lag (decades of N)",
+           title="x50(exact match) - x50(edit distance)")
+    return fig
+
+
+def plot_digits(run: Run):
+    """Panel B: every metric against training-set size, and subset accuracy against acc^L."""
+    import matplotlib.pyplot as plt
+
+    h, s = run.history, run.summary["digits"]
+    n = h["digits_n"].numpy()
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.8))
+    for name, color, label in (("cross_entropy", "#0072B2", "cross-entropy"), ("brier", "#009E73", "Brier"),
+                               ("accuracy", "#E69F00", "accuracy")):
+        v = h[f"digits_{name}"].numpy()
+        axes[0].plot(n, _normalised(v.mean(1)), "o-", color=color, label=label)
+    L = s["subset_length"]
+    axes[0].plot(n, _normalised(h[f"digits_subset_{L}"].numpy().mean(1)), "s-", color="#D55E00",
+                 label=f"subset accuracy, L = {L}")
+    axes[0].set(xscale="log", xlabel="training images n", ylabel="fraction of total change",
+                title="same models, four metrics")
+    axes[0].legend(fontsize=7)
+    colors = plt.cm.viridis(np.linspace(0.05, 0.85, len(run.config["subset_lengths"])))
+    for ax, yscale in ((axes[1], "linear"), (axes[2], "log")):
+        for color, k in zip(colors, run.config["subset_lengths"]):
+            v = h[f"digits_subset_{k}"].numpy()
+            ax.plot(n, v.mean(1), "o", color=color, label=f"measured, L = {k}")
+            ax.plot(n, h[f"digits_predicted_subset_{k}"], "-", color=color, lw=1, label=f"acc^{k}")
+        ax.set(xscale="log", yscale=yscale, xlabel="training images n", ylabel="subset accuracy")
+    axes[1].set_title("subset accuracy and acc^L")
+    axes[2].set_title("the same, log y: small n is not zero")
+    axes[1].legend(fontsize=7)
+    return fig
+
+
+def plot_skills(run: Run, n_tasks: int = 8):
+    """Panel C: per-skill loss and accuracy against D, and the aggregate loss."""
+    import matplotlib.pyplot as plt
+
+    h, s = run.history, run.summary["skills"]
+    D = h["skills_D"].numpy()
+    loss, acc = h["skills_task_loss"].numpy(), h["skills_task_accuracy"].numpy()
+    fig, (ax_loss, ax_acc, ax_all) = plt.subplots(1, 3, figsize=(12, 3.8))
+    colors = plt.cm.viridis(np.linspace(0.05, 0.9, n_tasks))
+    for t, color in enumerate(colors):
+        ax_loss.plot(D, loss[:, t], color=color, label=f"skill {t + 1}")
+        ax_acc.plot(D, acc[:, t], color=color)
+    ax_all.plot(D, h["skills_aggregate_loss"], color="black", lw=2, label="aggregate (p-weighted)")
+    ax_loss.set(ylabel="test loss of the skill (nats)", title="continuous metric: sharp too")
+    ax_acc.set(ylabel="accuracy of the skill", title="discontinuous metric")
+    ax_all.set(ylabel="aggregate test loss", yscale="log", title=f"width {s['width']} (first seed): the sum is smooth")
+    ax_loss.legend(fontsize=7)
+    for ax in (ax_loss, ax_acc, ax_all):
+        ax.set(xscale="log", xlabel="D (training examples)")
+    return fig
+
+
+def plot_compare(run: Run):
+    """One figure per panel: the headline discrete and continuous metrics, each normalised to its
+    own total change, against log scale.  A mirage: the continuous curve is far ahead.  Genuine:
+    they move together."""
+    import matplotlib.pyplot as plt
+
+    h, s = run.history, run.summary
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
+    i = run.config["lengths"].index(run.config["length"])
+    L = run.config["subset_length"]
+    panels = [
+        (h["analytic_N"].numpy(), h["analytic_exact_match"][i].numpy(), h["analytic_edit_distance"][i].numpy(),
+         f"A: exact match vs edit distance (L = {run.config['length']})", "N", s["analytic"]["lag"]),
+        (h["digits_n"].numpy(), h[f"digits_subset_{L}"].numpy().mean(1), h["digits_cross_entropy"].numpy().mean(1),
+         f"B: subset accuracy (L = {L}) vs CE", "training images n", s["digits"]["lag"]),
+        (h["skills_D"].numpy(), h["skills_task_accuracy"][:, 0].numpy(), h["skills_task_loss"][:, 0].numpy(),
+         "C: skill 1, accuracy vs loss", "D", s["skills"]["skills"][0]["lag"]),
+    ]
+    for ax, (x, discrete, continuous, title, xlabel, gap) in zip(axes, panels):
+        ax.plot(x, _normalised(discrete), color="#D55E00", lw=2, label="discrete")
+        ax.plot(x, _normalised(continuous), color="#009E73", lw=2, label="continuous")
+        ax.axhline(0.5, color="grey", lw=0.6, ls=":")
+        ax.set(xscale="log", xlabel=xlabel, ylabel="fraction of total change",
+               title=f"{title}\nlag {gap:+.2f} decades")
+        ax.legend(fontsize=7)
+    return fig

@@ -1,0 +1,474 @@
+"""Scaling laws: a smooth loss surface L(N, D) from skills that each switch on abruptly.
+(Kaplan et al. 2020; Hoffmann et al. 2022; Michaud et al. 2023; Besiroglu et al. 2024.)
+
+`run(config)` trains one-hidden-layer MLPs of every width in `widths` (x `n_seeds` seeds) on
+multitask sparse parity as ONE batched model (widths padded to the largest, a hidden-unit mask),
+on online data, with Adam.  With `schedule="constant"` (the fast profile, Kaplan's method) the
+data budgets D are checkpoints of one long run, log-spaced; with `schedule="cosine"` (Chinchilla's
+method) every budget in `budget_steps` is its own run whose learning rate decays to 0.1x over
+exactly that many steps.  Each (N, D) is evaluated on a fixed clean test set of every task.
+
+Then it measures: the loss table; Chinchilla's Approach 3 fit (Huber on log loss, L-BFGS from a
+grid of starts), also with E fixed to the known floor H(label_noise) and with the largest width
+held out (and predicted); IsoFLOP slices at compute budgets C = 6 N D and Approach 2; the
+compute-optimal frontier of both approaches; the published Chinchilla constants and the
+Besiroglu et al. refit at Chinchilla's own budget.  The per-task curves (the skills) are kept in
+the history for the mirage chapter.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from emergence.experiments.base import ExperimentConfig, Run, execute, require
+from emergence.measures.scaling import (CHINCHILLA_FLOPS, CHINCHILLA_GRID, PUBLISHED, chinchilla_loss,
+                                        compute_optimal, fit_chinchilla, interior_minimum,
+                                        isoflop_slice, parabola_vertex, power_law_exponent)
+from emergence.models.width_mlp import WidthMLP
+from emergence.tasks.multitask_parity import MultitaskParity, expected_noisy_loss
+from emergence.train import train
+
+NAME = "scaling_laws"
+
+# A coarser grid of L-BFGS starts than Chinchilla's 4500 (every value is one of theirs):
+# 243 starts, a few seconds per fit on one CPU thread.
+COARSE_GRID = dict(alpha=np.array([0.0, 1.0, 2.0]), beta=np.array([0.0, 1.0, 2.0]),
+                   e=np.array([-1.0, 0.0, 1.0]), a=np.array([0.0, 10.0, 20.0]),
+                   b=np.array([0.0, 10.0, 20.0]))
+FIT_GRIDS = {"coarse": COARSE_GRID, "chinchilla": CHINCHILLA_GRID}
+
+
+@dataclass(frozen=True)
+class Config(ExperimentConfig):
+    """Defaults are the `fast` profile (32 tasks, widths 8-128, 6000 steps: about half a minute
+    on one CPU thread); `full` is the closest one-GPU equivalent of Michaud et al.'s scans, with
+    Chinchilla's per-budget cosine runs."""
+
+    threads: int = 1                         # tiny models: one CPU thread is fastest on a shared CPU
+    n_tasks: int = 32                        # skills; task i drawn with p_i ~ i^(-rank_exponent)
+    n_bits: int = 12                         # random bits after the one-hot task code
+    k: int = 3                               # each task is the parity of k of them
+    rank_exponent: float = 1.4               # Michaud's alpha; quantization theory: L ~ N^-(alpha - 1)
+    label_noise: float = 0.05                # labels flipped with this probability: floor H(noise)
+    task_seed: int = 0                       # the tasks' secret bits
+    widths: tuple[int, ...] = (8, 16, 32, 64, 128)   # hidden units: the model sizes N
+    n_seeds: int = 2
+    seed: int = 0                            # init and data seeds: seed, seed + 1, ...
+    lr: float = 3e-3                         # Adam
+    batch_size: int = 256                    # fresh samples per step: D = steps x batch_size
+    steps: int = 6000                        # the constant-lr run's length
+    schedule: str = "constant"               # 'constant': budgets are checkpoints of one run; 'cosine'
+    budget_steps: tuple[int, ...] = ()       # 'cosine': the steps of each budget's own run
+    eval_points: int = 25                    # 'constant': log-spaced checkpoints evaluated
+    eval_per_task: int = 1000                # clean test examples of every task
+    fit_max_loss: float = 0.65               # fit only points below this (drops the ln 2 plateau)
+    fit_grid: str = "coarse"                 # L-BFGS starts: 'coarse' (243) or 'chinchilla' (4500)
+    n_budgets: int = 6                       # IsoFLOP compute budgets, log-spaced where >= 3 widths fit
+    heldout_width: int = 128                 # refit without this width, then predict it (0: skip)
+
+    PRESETS = {
+        "fast": {},
+        # Michaud et al.'s task (500 tasks, 100 bits) with 8 widths to 1024, three seeds, and
+        # Chinchilla's rule: one cosine run per data budget (2^11 ... 2^17 steps of 2048).
+        "full": dict(n_tasks=500, n_bits=100, widths=(16, 32, 64, 128, 256, 512, 1024),
+                     n_seeds=3, lr=1e-3, batch_size=2048, schedule="cosine",
+                     budget_steps=(2048, 4096, 8192, 16384, 32768, 65536, 131072),
+                     eval_per_task=400, fit_grid="chinchilla", n_budgets=8, heldout_width=1024),
+    }
+
+    def check(self) -> None:
+        require(2 <= self.n_tasks <= 10_000, "n_tasks", self.n_tasks, "an integer from 2 to 10000")
+        require(1 <= self.n_bits <= 1000, "n_bits", self.n_bits, "an integer from 1 to 1000")
+        require(1 <= self.k <= self.n_bits, "k", self.k, f"an integer from 1 to n_bits = {self.n_bits}")
+        require(0 < self.rank_exponent <= 5, "rank_exponent", self.rank_exponent, "a number in (0, 5]")
+        require(0 <= self.label_noise < 0.5, "label_noise", self.label_noise, "a number in [0, 0.5)")
+        require(len(self.widths) >= 3 and all(1 <= w <= 100_000 for w in self.widths)
+                and list(self.widths) == sorted(set(self.widths)), "widths", self.widths,
+                "3 or more distinct increasing integers from 1 to 100000")
+        require(1 <= self.n_seeds <= 64, "n_seeds", self.n_seeds, "an integer from 1 to 64")
+        require(0 < self.lr <= 1, "lr", self.lr, "a number in (0, 1]")
+        require(1 <= self.batch_size <= 1_000_000, "batch_size", self.batch_size,
+                "an integer from 1 to 10^6")
+        require(10 <= self.steps <= 100_000_000, "steps", self.steps, "an integer from 10 to 10^8")
+        require(self.schedule in ("constant", "cosine"), "schedule", self.schedule, "'constant' or 'cosine'")
+        require(self.schedule == "constant" or (len(self.budget_steps) >= 3 and all(
+                s >= 10 for s in self.budget_steps) and list(self.budget_steps) == sorted(set(self.budget_steps))),
+                "budget_steps", self.budget_steps, "with schedule='cosine': 3 or more increasing step "
+                "counts >= 10")
+        require(5 <= self.eval_points <= 1000, "eval_points", self.eval_points, "an integer from 5 to 1000")
+        require(10 <= self.eval_per_task <= 100_000, "eval_per_task", self.eval_per_task,
+                "an integer from 10 to 100000")
+        require(0 < self.fit_max_loss <= 10, "fit_max_loss", self.fit_max_loss, "a number in (0, 10]")
+        require(self.fit_grid in FIT_GRIDS, "fit_grid", self.fit_grid, "'coarse' or 'chinchilla'")
+        require(3 <= self.n_budgets <= 50, "n_budgets", self.n_budgets, "an integer from 3 to 50")
+        require(self.heldout_width == 0 or (self.heldout_width in self.widths and len(self.widths) >= 4),
+                "heldout_width", self.heldout_width, f"0 (no held-out fit) or one of widths {self.widths} "
+                "(with 4 or more widths)")
+
+    def members(self) -> list[dict]:
+        return [dict(width=w, seed=self.seed + s) for s in range(self.n_seeds) for w in self.widths]
+
+
+def run(config: Config | None = None, use_cache: bool = True) -> Run:
+    """Train (or load from the cache) and measure; see the module docstring."""
+    return execute(NAME, config or Config.preset("auto"), _train_and_measure, use_cache)
+
+
+def make_task(config: Config) -> MultitaskParity:
+    return MultitaskParity.make(config.n_tasks, config.n_bits, config.k, config.rank_exponent,
+                                config.label_noise, config.task_seed)
+
+
+def build_model(config: Config, task: MultitaskParity) -> WidthMLP:
+    members = config.members()
+    return WidthMLP(task.n_inputs, [m["width"] for m in members], 2,
+                    [1000 * m["seed"] + m["width"] for m in members])
+
+
+def log_spaced_steps(steps: int, points: int) -> list[int]:
+    """About `points` log-spaced steps from 1 to `steps` (duplicates merged)."""
+    return sorted(set(np.geomspace(1, steps, points).round().astype(int).tolist()))
+
+
+def _train_and_measure(config: Config, device: torch.device) -> Run:
+    started = time.perf_counter()
+    task = make_task(config)
+    x_eval, y_eval, task_eval = task.eval_set(config.eval_per_task, seed=10_000 + config.task_seed,
+                                              device=device)
+    if config.schedule == "constant":
+        evaluated = _train_one(config, task, config.steps, "constant", (x_eval, y_eval), device,
+                               log_spaced_steps(config.steps, config.eval_points))
+    else:
+        per_budget = [_train_one(config, task, s, "cosine", (x_eval, y_eval), device, [s])
+                      for s in config.budget_steps]
+        evaluated = {name: (torch.cat([b[name] for b in per_budget]) if name != "train_loss"
+                            else per_budget[-1][name]) for name in per_budget[0]}
+        evaluated["train_step"] = per_budget[-1]["train_step"]
+    history = {
+        "step": evaluated["step"], "D": evaluated["step"].double() * config.batch_size,
+        "task_loss": evaluated["task_loss"], "task_accuracy": evaluated["task_accuracy"],
+        "loss": (evaluated["task_loss"].double() * task.probabilities).sum(-1),   # (points, E)
+        "accuracy": (evaluated["task_accuracy"].double() * task.probabilities).sum(-1),
+        "train_step": evaluated["train_step"], "train_loss": evaluated["train_loss"],
+        "task_probability": task.probabilities,
+    }
+    summary = _summarize(config, task, history, device, time.perf_counter() - started)
+    return Run(NAME, config.to_dict(), summary, history, {})
+
+
+def _train_one(config: Config, task: MultitaskParity, steps: int, schedule: str, eval_data,
+               device, eval_steps: list[int]) -> dict:
+    """Train every member for `steps` steps; evaluate each task at `eval_steps`."""
+    model = build_model(config, task).to(device)
+    members = config.members()
+    seed_of = torch.tensor([m["seed"] - config.seed for m in members], device=device)
+    generator = torch.Generator(device=device).manual_seed(config.seed)
+
+    def next_batch(step):
+        # one fresh stream per seed; every width of a seed sees the same batches
+        x, y = task.sample(config.n_seeds * config.batch_size, generator)
+        x = x.view(config.n_seeds, config.batch_size, -1)[seed_of]
+        return x, y.view(config.n_seeds, config.batch_size)[seed_of]
+
+    def loss_fn(m, batch):
+        x, y = batch
+        logits = m(x)
+        return torch.nn.functional.cross_entropy(logits.transpose(1, 2), y, reduction="none").mean(-1)
+
+    cosine = lambda step: 0.1 + 0.45 * (1 + math.cos(math.pi * step / steps))   # 1 -> 0.1
+    result = train(model, torch.optim.Adam(model.parameters(), lr=config.lr), loss_fn, next_batch,
+                   steps=steps, log_every=max(1, steps // 100), checkpoint_steps=eval_steps,
+                   lr_schedule=cosine if schedule == "cosine" else None,
+                   desc=f"multitask parity, {len(members)} models, {steps} steps")
+    losses, accuracies = [], []
+    for step in eval_steps:
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                p.copy_(result.checkpoints[step][name])
+            task_loss, task_acc = evaluate_tasks(model, task, *eval_data)
+        losses.append(task_loss)
+        accuracies.append(task_acc)
+    return {"step": torch.tensor(eval_steps), "task_loss": torch.stack(losses),
+            "task_accuracy": torch.stack(accuracies), "train_step": torch.tensor(result.steps),
+            "train_loss": result.history["train_loss_step"]}
+
+
+def evaluate_tasks(model: WidthMLP, task: MultitaskParity, x: torch.Tensor, y: torch.Tensor,
+                   chunk: int = 65536) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-task expected noisy-label loss and clean accuracy of every member, (E, n_tasks) each.
+    `x`, `y` hold the same number of examples of every task, task-major (MultitaskParity.eval_set)."""
+    loss, correct = [], []
+    for start in range(0, len(x), chunk):
+        logits = model(x[start:start + chunk])
+        labels = y[start:start + chunk].expand(logits.shape[0], -1)
+        loss.append(expected_noisy_loss(logits, labels, task.label_noise))
+        correct.append((logits.argmax(-1) == labels).float())
+    per_task = lambda v: torch.cat(v, dim=1).view(v[0].shape[0], task.n_tasks, -1).mean(-1).cpu()
+    return per_task(loss), per_task(correct)
+
+
+# --- summary ------------------------------------------------------------------------------
+
+def loss_table(config: Config, history: dict) -> np.ndarray:
+    """(widths, points): the aggregate test loss, averaged over seeds."""
+    loss = history["loss"].numpy()
+    members = config.members()
+    return np.stack([loss[:, [i for i, m in enumerate(members) if m["width"] == w]].mean(1)
+                     for w in config.widths])
+
+
+def fit_points(config: Config, N: list[float], D: np.ndarray, table: np.ndarray, exclude_width: int = 0):
+    """(N, D, L) of every width (loss averaged over seeds) and evaluated budget below
+    `fit_max_loss`, leaving out `exclude_width`."""
+    rows = [(n, D[t], table[i, t]) for i, (w, n) in enumerate(zip(config.widths, N))
+            for t in range(len(D)) if table[i, t] < config.fit_max_loss and w != exclude_width]
+    return tuple(np.array(v, dtype=float) for v in zip(*rows)) if rows else (np.array([]),) * 3
+
+
+def compute_budgets(N: list[float], D: np.ndarray, n_budgets: int, min_models: int = 3) -> np.ndarray:
+    """n_budgets log-spaced compute budgets spanning the range in which at least `min_models`
+    sizes have a logged data budget D = C / (6 N) (so a slice can show an interior minimum)."""
+    D = np.asarray(D, dtype=float)
+    grid = np.geomspace(6 * min(N) * D.min(), 6 * max(N) * D.max(), 400)
+    count = np.array([sum(D.min() <= c / (6 * n) <= D.max() for n in N) for c in grid])
+    usable = grid[count >= min(min_models, len(N))]
+    return np.geomspace(usable.min(), usable.max(), n_budgets + 2)[1:-1]
+
+
+def _isoflops(config: Config, N: list[float], D: np.ndarray, table: np.ndarray) -> dict:
+    """IsoFLOP slices (only D at or beyond where the smallest loss dips below fit_max_loss, so
+    the plateau is not read as a slice) and Approach 2."""
+    past_plateau = table.min(0) < config.fit_max_loss
+    budgets = compute_budgets(N, D[past_plateau] if past_plateau.sum() >= 2 else D, config.n_budgets)
+    slices = []
+    for C in budgets:
+        keep = [table[i] < config.fit_max_loss for i in range(len(N))]
+        sizes, losses = isoflop_slice(N, [D[k] if k.sum() >= 2 else D[:0] for k in keep],
+                                      [table[i][k] for i, k in enumerate(keep)], C)
+        slices.append({"C": float(C), "N": sizes.tolist(), "L": losses.tolist(),
+                       "argmin_N": float(sizes[np.argmin(losses)]) if len(sizes) else None,
+                       "vertex_N": parabola_vertex(sizes, losses),
+                       "interior_minimum": interior_minimum(sizes, losses)})
+    with_vertex = [s for s in slices if s["vertex_N"] is not None and s["interior_minimum"]]
+    a2 = b2 = None
+    if len(with_vertex) >= 2:
+        C = [s["C"] for s in with_vertex]
+        N_star = [s["vertex_N"] for s in with_vertex]
+        a2 = power_law_exponent(C, N_star)
+        b2 = power_law_exponent(C, [c / (6 * n) for c, n in zip(C, N_star)])
+    return {"slices": slices, "n_interior": sum(s["interior_minimum"] for s in slices),
+            "a": a2, "b": b2, "n_used": len(with_vertex)}
+
+
+def _monotone(config: Config, N: list[float], D: np.ndarray, table: np.ndarray) -> dict:
+    """Does the loss fall with N at every D >= 2e5, and with D for every N (from the first
+    budget below fit_max_loss on)?  Reports the worst increase of each."""
+    big = D >= 2e5
+    rise_n = np.diff(table[:, big], axis=0)                      # (widths - 1, points)
+    rises_d = []
+    for row in table:
+        below = np.nonzero(row < config.fit_max_loss)[0]
+        if len(below) >= 2:
+            rises_d.append(np.diff(row[below[0]:]).max())
+    return {"worst_increase_with_N": float(rise_n.max()) if rise_n.size else None,
+            "worst_increase_with_D": float(max(rises_d)) if rises_d else None,
+            "decreasing_in_N": bool(rise_n.size and (rise_n < 0).all()),
+            "decreasing_in_D": bool(rises_d and max(rises_d) < 0)}
+
+
+def _heldout(config: Config, N: list[float], D: np.ndarray, table: np.ndarray, grid: dict) -> dict | None:
+    """Fit without the held-out width, then predict its curve."""
+    if not config.heldout_width:
+        return None
+    fit = fit_chinchilla(*fit_points(config, N, D, table, config.heldout_width), grid=grid)
+    row = config.widths.index(config.heldout_width)
+    measured = table[row]
+    keep = measured < config.fit_max_loss
+    predicted = chinchilla_loss(N[row], D, **{k: fit[k] for k in ("E", "A", "B", "alpha", "beta")})
+    return {"width": config.heldout_width, "N": N[row], "fit": fit,
+            "D": D[keep].tolist(), "measured": measured[keep].tolist(),
+            "predicted": predicted[keep].tolist(),
+            "rmse_log": float(np.sqrt(np.mean((np.log(predicted[keep]) - np.log(measured[keep])) ** 2)))}
+
+
+def _summarize(config: Config, task: MultitaskParity, history: dict, device, seconds: float) -> dict:
+    fit_started = time.perf_counter()
+    members = config.members()
+    n_params = WidthMLP(task.n_inputs, [m["width"] for m in members], 2, [0] * len(members)).n_params()
+    N = [n_params[config.widths.index(w)] for w in config.widths]
+    D = history["D"].numpy()
+    table = loss_table(config, history)
+    grid = FIT_GRIDS[config.fit_grid]
+    points = fit_points(config, N, D, table)
+    if len(points[0]) < 5:
+        raise ValueError(f"only {len(points[0])} (N, D) points have a loss below fit_max_loss="
+                         f"{config.fit_max_loss}: train longer (steps) or raise fit_max_loss")
+    fit = fit_chinchilla(*points, grid=grid)
+    fit_fixed = fit_chinchilla(*points, grid=grid, fixed_E=task.loss_floor)
+    iso = _isoflops(config, N, D, table)
+    budgets = np.array([s["C"] for s in iso["slices"]])
+    frontier = compute_optimal(budgets, **fit)
+    published = {name: {**constants, **{k: float(v) for k, v in
+                                          compute_optimal(CHINCHILLA_FLOPS, **constants).items()}}
+                 for name, constants in PUBLISHED.items()}
+    return {
+        "members": [dict(m, N=n) for m, n in zip(members, n_params)],
+        "n_models": len(members),
+        "widths": list(config.widths), "N": N, "D": D.tolist(),
+        "loss_table": table.tolist(),
+        "loss_floor": task.loss_floor,
+        "task_probability": task.probabilities.tolist(),
+        "fit": fit, "fit_fixed_E": fit_fixed,
+        "fit_rmse_ratio_fixed_over_free": fit_fixed["rmse_log"] / fit["rmse_log"],
+        "heldout": _heldout(config, N, D, table, grid),
+        "isoflop": iso,
+        "frontier": {"C": budgets.tolist(), "N_opt": frontier["N_opt"].tolist(),
+                     "D_opt": frontier["D_opt"].tolist(), "a": frontier["a"], "b": frontier["b"]},
+        "exponent_gap": None if iso["a"] is None else abs(iso["a"] - frontier["a"]),
+        "monotone": _monotone(config, N, D, table),
+        "published": published, "chinchilla_flops": CHINCHILLA_FLOPS,
+        "tasks_learned": _tasks_learned(config, history),
+        "fit_seconds": round(time.perf_counter() - fit_started, 2),
+        "seconds": round(seconds + time.perf_counter() - fit_started, 2),
+        "device": str(device), "threads": torch.get_num_threads(),
+        "config": config.to_dict(),
+    }
+
+
+def _tasks_learned(config: Config, history: dict, accuracy: float = 0.9) -> dict:
+    """Per width (first seed), how many tasks end with clean accuracy >= `accuracy`."""
+    final = history["task_accuracy"][-1].numpy()
+    return {str(m["width"]): int((final[i] >= accuracy).sum())
+            for i, m in enumerate(config.members()) if m["seed"] == config.seed}
+
+
+# --- figures (used by the chapters) -----------------------------------------------------------
+
+def _width_colors(n: int):
+    import matplotlib.pyplot as plt
+    return plt.cm.viridis(np.linspace(0.05, 0.9, n))
+
+
+def plot_loss_surface(run: Run):
+    """Left: L(D) for every width.  Right: L(N) at a few data budgets.  The floor H(noise) dotted."""
+    import matplotlib.pyplot as plt
+
+    s = run.summary
+    D, table, N = np.array(s["D"]), np.array(s["loss_table"]), np.array(s["N"])
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for color, w, n, row in zip(_width_colors(len(N)), s["widths"], N, table):
+        left.plot(D, row, color=color, lw=1.8, label=f"width {w} (N = {n:,})")
+    picks = np.unique(np.linspace(np.argmax(table.min(0) < 0.69), len(D) - 1, 5).round().astype(int))
+    for color, t in zip(plt.cm.magma(np.linspace(0.15, 0.8, len(picks))), picks):
+        right.plot(N, table[:, t], "o-", color=color, label=f"D = {D[t]:.2g}")
+    for ax, label in ((left, "D (training examples seen)"), (right, "N (parameters)")):
+        ax.axhline(s["loss_floor"], color="grey", ls=":", lw=1)
+        ax.set(xscale="log", yscale="log", xlabel=label, ylabel="test loss (nats)")
+        ax.legend(fontsize=8)
+    _plain_log_ticks(right)
+    left.set_title("every width: loss against data")
+    right.set_title("every data budget: loss against size")
+    return fig
+
+
+def plot_fit(run: Run):
+    """Measured loss against the Approach-3 fit (log-log) and the held-out width's curve."""
+    import matplotlib.pyplot as plt
+
+    s = run.summary
+    fit = s["fit"]
+    D, table, N = np.array(s["D"]), np.array(s["loss_table"]), np.array(s["N"])
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    constants = {k: fit[k] for k in ("E", "A", "B", "alpha", "beta")}
+    limit = s["config"]["fit_max_loss"]
+    for color, n, row in zip(_width_colors(len(N)), N, table):
+        left.plot(D, row, "o", color=color, ms=3)
+        fitted = D[np.argmax(row < limit)] if (row < limit).any() else D.max()   # the fitted range only
+        d_fine = np.geomspace(fitted, D.max(), 100)
+        left.plot(d_fine, chinchilla_loss(n, d_fine, **constants), color=color, lw=1)
+    left.axhline(s["config"]["fit_max_loss"], color="grey", lw=0.8, ls="--")
+    left.set(xscale="log", yscale="log", xlabel="D", ylabel="test loss",
+             title=f"Approach 3: E={fit['E']:.3f}, A={fit['A']:.3g}, B={fit['B']:.3g}, "
+                   f"α={fit['alpha']:.2f}, β={fit['beta']:.2f}")
+    held = s["heldout"]
+    if held:
+        right.plot(held["D"], held["measured"], "o", color="black", ms=4, label=f"measured, width {held['width']}")
+        right.plot(held["D"], held["predicted"], color="#D55E00", lw=2,
+                   label=f"predicted from the other widths (log-RMSE {held['rmse_log']:.3f})")
+        right.set(xscale="log", yscale="log", xlabel="D", ylabel="test loss",
+                  title="a width the fit never saw")
+        right.legend(fontsize=8)
+    return fig
+
+
+def _plain_log_ticks(*axes) -> None:
+    """No minor tick labels on log axes (they collide on short ranges)."""
+    from matplotlib.ticker import NullFormatter
+    for ax in axes:
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def plot_isoflops(run: Run):
+    """Left: IsoFLOP slices with their parabolas; right: N* against C for both approaches."""
+    import matplotlib.pyplot as plt
+
+    s = run.summary
+    iso, frontier = s["isoflop"], s["frontier"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    colors = plt.cm.plasma(np.linspace(0.1, 0.85, len(iso["slices"])))
+    for color, sl in zip(colors, iso["slices"]):
+        if len(sl["N"]) < 2:
+            continue
+        left.plot(sl["N"], sl["L"], "o", color=color, label=f"C = {sl['C']:.2g}")
+        if len(sl["N"]) >= 3:
+            coef = np.polyfit(np.log(sl["N"]), np.log(sl["L"]), 2)
+            n_fine = np.geomspace(min(sl["N"]), max(sl["N"]), 100)
+            left.plot(n_fine, np.exp(np.polyval(coef, np.log(n_fine))), color=color, lw=1)
+        if sl["vertex_N"] and sl["interior_minimum"]:
+            left.axvline(sl["vertex_N"], color=color, lw=0.6, ls=":")
+    left.set(xscale="log", yscale="log", xlabel="N (parameters)", ylabel="test loss",
+             title="IsoFLOP slices: loss at fixed compute C = 6ND")
+    left.legend(fontsize=7)
+    used = [sl for sl in iso["slices"] if sl["vertex_N"] and sl["interior_minimum"]]
+    right.plot([sl["C"] for sl in used], [sl["vertex_N"] for sl in used], "s", color="black",
+               label=f"Approach 2 (parabola vertices): a = {iso['a']:.2f}" if iso["a"] is not None else "Approach 2")
+    right.plot(frontier["C"], frontier["N_opt"], color="#D55E00", lw=2,
+               label=f"Approach 3 (fit): a = {frontier['a']:.2f}")
+    right.plot([sl["C"] for sl in iso["slices"] if sl["argmin_N"]],
+               [sl["argmin_N"] for sl in iso["slices"] if sl["argmin_N"]], "x", color="grey",
+               label="best width on the grid")
+    right.set(xscale="log", yscale="log", xlabel="compute C (FLOPs)", ylabel="N_opt",
+              title="the compute-optimal frontier N_opt ∝ C^a")
+    right.legend(fontsize=8)
+    _plain_log_ticks(left, right)
+    return fig
+
+
+def plot_published(run: Run):
+    """The frontiers implied by Chinchilla's printed constants and by Besiroglu et al.'s refit
+    of the same data, from 1e18 to 1e26 FLOPs, with Chinchilla itself (70B params, 1.4T tokens)."""
+    import matplotlib.pyplot as plt
+
+    s = run.summary
+    C = np.geomspace(1e18, 1e26, 100)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for (name, constants), color in zip(s["published"].items(), ("#0072B2", "#D55E00")):
+        f = compute_optimal(C, **{k: constants[k] for k in ("E", "A", "B", "alpha", "beta")})
+        left.plot(C, f["N_opt"], color=color, label=f"{name}: a = {f['a']:.3f}")
+        right.plot(C, f["D_opt"] / f["N_opt"], color=color,
+                   label=f"{name}: {constants['D_opt'] / constants['N_opt']:.0f} tokens/param at 5.76e23")
+        left.plot([s["chinchilla_flops"]], [constants["N_opt"]], "o", color=color)
+    left.plot([s["chinchilla_flops"]], [70e9], "*", color="black", ms=12, label="Chinchilla (70B)")
+    right.axhline(1.4e12 / 70e9, color="black", ls=":", lw=1, label="Chinchilla: 20 tokens/param")
+    left.set(xscale="log", yscale="log", xlabel="compute (FLOPs)", ylabel="N_opt (parameters)",
+             title="same data, two fits")
+    right.set(xscale="log", yscale="log", xlabel="compute (FLOPs)", ylabel="D_opt / N_opt")
+    for ax in (left, right):
+        ax.legend(fontsize=8)
+    return fig

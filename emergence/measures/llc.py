@@ -1,0 +1,206 @@
+"""The local learning coefficient (LLC) by SGLD, every chain of every checkpoint at once.
+(Lau, Furman, Wang, Murfet and Wei 2023; devinterp's estimator, vectorised.)
+
+At a checkpoint w*, sample the localised, tempered posterior
+    p(w) ∝ exp(-nβ L_n(w) - (γ/2) |w - w*|²)
+with stochastic-gradient Langevin dynamics,
+    Δw = -(ε/2) [nβ ∇L_batch(w) + γ (w - w*)] + √ε N(0, I),
+and report  λ̂ = nβ (E[L_n(w)] - L_n(w*)).
+
+`estimate_llc(loss_fn, params, data, ...)` takes the loss of ONE parameter set (a function of
+a dict of tensors and a batch) and parameters stacked along a leading checkpoint dimension; it
+copies each checkpoint `chains` times and runs all checkpoints × chains as one `torch.func.vmap`
+computation: one batched forward and one backward per SGLD step for all of them.  With
+`batch_size=None` each draw records the full-batch L_n before the step; with minibatches it records
+L_b(w) - L_b(w*) + L_n(w*) on the chain's own batch (an extra forward pass): the same expectation
+as devinterp's minibatch loss, without most of its noise, so the draws can be compared with
+L_n(w*) (always full batch).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+from torch.func import functional_call, vmap
+
+LossFn = Callable[[dict, tuple], torch.Tensor]
+
+BELOW_INIT_MAX = 0.2    # health: at most this fraction of draws below the initial loss ...
+DRIFT_MAX = 0.1         # ... and the second half's mean λ̂ within 10 % of the first half's
+
+
+class LLCWarning(UserWarning):
+    """The chains are not at equilibrium, or sit below the initial loss: λ̂ is not trustworthy."""
+
+
+@dataclass
+class LLCResult:
+    """λ̂ per checkpoint (mean and spread over chains) and what is needed to judge it."""
+
+    llc_mean: np.ndarray        # (K,)  mean over chains of each chain's post-burn-in λ̂
+    llc_std: np.ndarray         # (K,)  spread over chains (not a standard error)
+    llc_chains: np.ndarray      # (K, C)
+    init_loss: np.ndarray       # (K,)  full-batch L_n(w*)
+    traces: np.ndarray          # (K, C, burnin + draws)  the loss each step recorded
+    burnin: int
+    nbeta: np.ndarray           # (K,)
+    below_init: np.ndarray      # (K,)  fraction of post-burn-in draws below L_n(w*)
+    drift: np.ndarray           # (K,)  |second-half mean - first half's| / |first half's|
+    healthy: np.ndarray         # (K,)  bool: few draws below L_n(w*), no significant drift, finite
+
+    def to_dict(self) -> dict:
+        """The JSON-friendly numbers (no traces)."""
+        return {"llc_mean": self.llc_mean.tolist(), "llc_std": self.llc_std.tolist(),
+                "init_loss": self.init_loss.tolist(), "below_init": self.below_init.tolist(),
+                "drift": self.drift.tolist(), "healthy": self.healthy.tolist(), "nbeta": self.nbeta.tolist()}
+
+
+def default_nbeta(n: int) -> float:
+    """Lau et al.'s optimal inverse temperature: nβ* = n / log n."""
+    return n / math.log(n)
+
+
+def stack_params(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Checkpoints (state dicts of one model) -> one dict with a leading checkpoint dimension."""
+    return {k: torch.stack([s[k] for s in states]) for k in states[0]}
+
+
+def model_loss(model: torch.nn.Module, criterion: Callable) -> LossFn:
+    """A `loss_fn` for `estimate_llc` from a module (its parameters replaced by the sample's)
+    and a criterion(output, target): batch = (inputs, targets)."""
+    def loss_fn(params, batch):
+        inputs, targets = batch
+        return criterion(functional_call(model, params, (inputs,)), targets)
+    return loss_fn
+
+
+def estimate_llc(loss_fn: LossFn, params: dict[str, torch.Tensor], data: tuple[torch.Tensor, ...], *,
+                 epsilon, gamma: float, nbeta=None, chains: int = 4,
+                 draws: int = 500, burnin: int = 100, batch_size: int | None = None, seed: int = 0,
+                 warn: bool = True) -> LLCResult:
+    """λ̂ for K checkpoints at once.  `params[name]` has shape (K, *shape); `data` is a tuple of
+    tensors whose first dimension is the n samples.  nβ defaults to n / log n.  `epsilon` and
+    `nbeta` may also be one value per checkpoint (a calibration sweep is one batched run)."""
+    n = data[0].shape[0]
+    K = next(iter(params.values())).shape[0]
+    B = K * chains
+    nbeta = default_nbeta(n) if nbeta is None else nbeta
+    eps_k = np.broadcast_to(np.asarray(epsilon, dtype=float), (K,))
+    nbeta_k = np.broadcast_to(np.asarray(nbeta, dtype=float), (K,))
+    if not ((eps_k > 0).all() and (nbeta_k > 0).all() and gamma >= 0 and chains >= 1 and draws >= 4
+            and burnin >= 0):
+        raise ValueError("need epsilon > 0, nbeta > 0, gamma >= 0, chains >= 1, draws >= 4, burnin >= 0")
+    full_batch = batch_size is None or batch_size >= n
+    # (K, ...) -> (K * chains, ...): chain c of checkpoint k is row k * chains + c
+    star = {k: v.detach().repeat_interleave(chains, dim=0) for k, v in params.items()}
+    w = {k: v.clone() for k, v in star.items()}
+    gen = torch.Generator(device=next(iter(star.values())).device).manual_seed(seed)
+
+    # one forward for all rows (vmap), one backward of the summed loss: each row's gradient is
+    # its own, since rows do not interact (a little cheaper than vmap(grad) for small models)
+    loss_shared = vmap(loss_fn, in_dims=(0, None))
+    loss_own = vmap(loss_fn, in_dims=(0, 0))
+    init_loss = vmap(loss_fn, in_dims=(0, None))(
+        {k: v.detach() for k, v in params.items()}, data).detach()           # (K,)
+
+    init_rows = init_loss.repeat_interleave(chains)
+    traces = torch.empty(B, burnin + draws, dtype=init_loss.dtype, device=init_loss.device)
+    per_row = lambda a: torch.as_tensor(np.repeat(a, chains), dtype=init_loss.dtype, device=init_loss.device)
+    half_eps, root_eps, nb = per_row(eps_k / 2), per_row(np.sqrt(eps_k)), per_row(nbeta_k)
+    for t in range(burnin + draws):
+        w = {k: v.detach().requires_grad_(True) for k, v in w.items()}
+        if full_batch:
+            loss = loss_shared(w, data)
+        else:   # each chain draws its own minibatch
+            idx = torch.randint(n, (B, batch_size), generator=gen, device=data[0].device)
+            batch = tuple(x[idx] for x in data)
+            loss = loss_own(w, batch)
+        grads = dict(zip(w, torch.autograd.grad(loss.sum(), list(w.values()))))
+        if full_batch:
+            traces[:, t] = loss.detach()
+        else:   # L_b(w) - L_b(w*) + L_n(w*): unbiased, and free of most of the minibatch noise
+            with torch.no_grad():
+                traces[:, t] = loss.detach() - loss_own(star, batch) + init_rows
+        with torch.no_grad():
+            for k in w:
+                noise = torch.randn(w[k].shape, generator=gen, dtype=w[k].dtype, device=w[k].device)
+                shape = (B,) + (1,) * (w[k].dim() - 1)
+                w[k] = w[k] - half_eps.view(shape) * (nb.view(shape) * grads[k] + gamma * (w[k] - star[k])) \
+                    + root_eps.view(shape) * noise
+    return _summarise(traces.reshape(K, chains, -1).cpu().double().numpy(),
+                      init_loss.cpu().double().numpy(), burnin, nbeta_k.copy(), warn)
+
+
+def _summarise(traces: np.ndarray, init_loss: np.ndarray, burnin: int, nbeta: np.ndarray,
+               warn: bool) -> LLCResult:
+    post = traces[:, :, burnin:]                                      # (K, C, draws)
+    nb = nbeta[:, None]
+    per_chain = nb * (post.mean(axis=2) - init_loss[:, None])         # (K, C)
+    below = (post < init_loss[:, None, None]).mean(axis=(1, 2))
+    # drift: the second half of the draws against the first, counted only when it exceeds both
+    # DRIFT_MAX of the level and 2 standard errors of the difference (chain-to-chain)
+    h = post.shape[2] // 2
+    last = nb * (post[:, :, h:].mean(axis=2) - init_loss[:, None])             # (K, C)
+    before = nb * (post[:, :, :h].mean(axis=2) - init_loss[:, None])
+    diff = (last - before).mean(axis=1)
+    drift = np.abs(diff) / np.maximum(np.abs(before.mean(axis=1)), 1e-12)
+    se = ((last - before).std(axis=1, ddof=1) / np.sqrt(last.shape[1]) if last.shape[1] > 1
+          else np.zeros(len(diff)))
+    drifting = (drift > DRIFT_MAX) & (np.abs(diff) > 2 * se)
+    healthy = (below <= BELOW_INIT_MAX) & ~drifting & np.isfinite(per_chain).all(axis=1)
+    result = LLCResult(llc_mean=per_chain.mean(axis=1), llc_std=per_chain.std(axis=1, ddof=1)
+                       if per_chain.shape[1] > 1 else np.zeros(len(per_chain)),
+                       llc_chains=per_chain, init_loss=init_loss, traces=traces, burnin=burnin,
+                       nbeta=nbeta, below_init=below, drift=drift, healthy=healthy)
+    if warn and not healthy.all():
+        bad = np.flatnonzero(~healthy)
+        warnings.warn(
+            f"LLC chains unhealthy at {len(bad)} of {len(healthy)} checkpoint(s) (first: index {bad[0]}, "
+            f"{100 * below[bad[0]]:.0f}% of draws below the initial loss, drift between the halves "
+            f"{100 * drift[bad[0]]:.0f}%): the chains are not at equilibrium or descend below L_n(w*), "
+            "which gives low or negative estimates. Lower epsilon, raise gamma, or start from a minimum.",
+            LLCWarning, stacklevel=2)
+    return result
+
+
+def sequential_sgld_llc(loss_fn: LossFn, params: dict[str, torch.Tensor], data: tuple[torch.Tensor, ...], *,
+                        epsilon: float, gamma: float, nbeta: float, draws: int, burnin: int,
+                        seed: int = 0) -> float:
+    """One full-batch chain of ONE checkpoint (unstacked params), a plain loop with autograd:
+    the reference the batched estimator is checked and timed against."""
+    torch.manual_seed(seed)
+    star = {k: v.detach() for k, v in params.items()}
+    w = {k: v.clone().requires_grad_(True) for k, v in star.items()}
+    with torch.no_grad():
+        init = loss_fn(star, data).item()
+    losses = []
+    for _ in range(burnin + draws):
+        loss = loss_fn(w, data)
+        grads = torch.autograd.grad(loss, list(w.values()))
+        losses.append(loss.item())
+        with torch.no_grad():
+            for (k, v), g in zip(w.items(), grads):
+                v -= epsilon / 2 * (nbeta * g + gamma * (v - star[k]))
+                v += math.sqrt(epsilon) * torch.randn_like(v)
+    return nbeta * (float(np.mean(losses[burnin:])) - init)
+
+
+# --- models whose learning coefficient is known in closed form --------------------------------
+
+
+def aoyagi_rrr(M: int, H: int, N: int, r: int) -> float:
+    """The learning coefficient of reduced-rank regression y = B A x (A: H×N, B: M×H), true rank r
+    (Aoyagi and Watanabe 2005): the two-layer deep linear network."""
+    if N + r <= M + H and M + r <= N + H and H + r <= M + N:
+        s = 2 * (H + r) * (M + N) - (M - N) ** 2 - (H + r) ** 2
+        return (s + ((M + H + N + r) % 2)) / 8
+    if M + H < N + r:
+        return (H * M - H * r + N * r) / 2
+    if N + H < M + r:
+        return (H * N - H * r + M * r) / 2
+    return M * N / 2

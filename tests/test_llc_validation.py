@@ -1,0 +1,184 @@
+"""The LLC estimator: the closed forms it is checked against, the batched estimator against a
+plain sequential SGLD loop, the diagnostics, and the chapter's acceptance criteria on the `fast`
+run (cached, shared with the book build and nbval)."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from emergence.experiments import ConfigError, llc_validation
+from emergence.experiments.llc_validation import (exact_regular, regression_loss, regular_case)
+from emergence.measures.llc import (LLCWarning, aoyagi_rrr, default_nbeta, estimate_llc, model_loss,
+                                    sequential_sgld_llc, stack_params)
+
+# --- closed forms ---------------------------------------------------------------------------
+
+
+def test_aoyagi_formula_known_values():
+    assert aoyagi_rrr(1, 1, 1, 1) == 0.5            # y = b a x: one effective parameter
+    assert aoyagi_rrr(2, 2, 2, 2) == 2.0            # 8 parameters less the 4 of GL(2)
+    assert aoyagi_rrr(3, 3, 3, 1) == 4.0            # case 1, M + H + N + r even
+    assert aoyagi_rrr(1, 3, 1, 1) == 0.5            # case 4 (M + N < H + r): MN / 2
+    assert aoyagi_rrr(4, 1, 10, 1) == (1 * 4 - 1 + 10) / 2   # case 2 (M + H < N + r)
+    assert aoyagi_rrr(10, 1, 4, 1) == (1 * 4 - 1 + 10) / 2   # case 3, the mirror image
+    # never more than the regular value: half the number of parameters
+    for M, H, N, r in [(3, 3, 3, 1), (4, 3, 5, 2), (5, 4, 3, 2), (6, 2, 6, 1)]:
+        assert aoyagi_rrr(M, H, N, r) <= (M * H + H * N) / 2
+
+
+def test_exact_regular_tends_to_half_the_dimension():
+    h = torch.tensor([0.5, 1.0, 2.0], dtype=torch.float64)
+    assert exact_regular(h, 1e9, 1.0) == pytest.approx(1.5, rel=1e-6)
+    assert exact_regular(h, 1.0, 1.0) == pytest.approx(0.5 * (0.5 / 1.5 + 1 / 2 + 2 / 3))
+
+
+# --- the estimator ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def regular10():
+    gen = torch.Generator().manual_seed(1)
+    return regular_case(10, 1000, gen, "cpu")
+
+
+def test_batched_estimator_agrees_with_a_sequential_sgld_loop(regular10):
+    torch.set_num_threads(1)
+    params, data, h = regular10
+    nbeta = default_nbeta(1000)
+    batched = estimate_llc(regression_loss, params, data, epsilon=1e-4, gamma=1.0, chains=32,
+                           burnin=500, draws=2000, seed=3)
+    loop = [sequential_sgld_llc(regression_loss, {"w": params["w"][0]}, data, epsilon=1e-4, gamma=1.0,
+                                nbeta=nbeta, burnin=500, draws=2000, seed=s) for s in range(8)]
+    exact = exact_regular(h, nbeta, 1.0)
+    se_batched = batched.llc_std[0] / np.sqrt(32)
+    se_loop = np.std(loop, ddof=1) / np.sqrt(8)
+    # both are unbiased estimates of the same number: agree with each other and with λ_γ
+    assert abs(batched.llc_mean[0] - np.mean(loop)) < 4 * np.hypot(se_batched, se_loop)
+    assert abs(batched.llc_mean[0] - exact) < 4 * se_batched
+    assert abs(np.mean(loop) - exact) < 4 * se_loop
+
+
+def test_checkpoints_and_per_checkpoint_settings_run_as_one_batch(regular10):
+    params, data, h = regular10
+    stacked = stack_params([{"w": params["w"][0]}, {"w": params["w"][0]}])
+    res = estimate_llc(regression_loss, stacked, data, epsilon=[3e-4, 3e-5], nbeta=[20.0, 500.0],
+                       gamma=1.0, chains=32, burnin=500, draws=1500)
+    assert res.traces.shape == (2, 32, 2000) and res.llc_chains.shape == (2, 32)
+    assert res.nbeta.tolist() == [20.0, 500.0]
+    exact = [exact_regular(h, nb, 1.0) for nb in (20.0, 500.0)]
+    assert exact[0] < 0.97 * exact[1]        # the two settings have different answers ...
+    for k in range(2):                       # ... and each row reads its own
+        assert abs(res.llc_mean[k] - exact[k]) < 4 * res.llc_std[k] / np.sqrt(32)
+
+
+def test_minibatch_gradients_and_a_module(regular10):
+    params, data, _ = regular10
+    model = torch.nn.Linear(10, 1, bias=False).double()
+    loss_fn = model_loss(model, lambda out, y: 0.5 * ((out[..., 0] - y) ** 2).mean())
+    res = estimate_llc(loss_fn, {"weight": params["w"][:, None, :]}, data, epsilon=1e-4, gamma=1.0,
+                       chains=16, burnin=500, draws=1500, batch_size=200)
+    assert np.isfinite(res.llc_mean).all()
+    assert res.llc_mean[0] == pytest.approx(5.0, rel=0.2)   # minibatch noise: a looser check
+
+
+def test_a_point_off_the_minimum_warns_and_reads_negative(regular10):
+    params, data, _ = regular10
+    moved = {"w": params["w"] + 0.3}
+    with pytest.warns(LLCWarning, match="below the initial loss"):
+        res = estimate_llc(regression_loss, moved, data, epsilon=1e-4, gamma=1.0, chains=4,
+                           burnin=200, draws=400)
+    assert res.llc_mean[0] < 0 and not res.healthy[0]
+
+
+def test_a_healthy_estimate_does_not_warn(regular10):
+    params, data, _ = regular10
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LLCWarning)
+        res = estimate_llc(regression_loss, params, data, epsilon=1e-4, gamma=1.0, chains=8,
+                           burnin=500, draws=1500)
+    assert res.healthy[0]
+
+
+def test_bad_settings_are_refused(regular10):
+    params, data, _ = regular10
+    with pytest.raises(ValueError, match="epsilon > 0"):
+        estimate_llc(regression_loss, params, data, epsilon=0.0, gamma=1.0)
+
+
+@pytest.mark.parametrize("setting, value, message", [
+    ("chains", 1, "chains=1 is not allowed"),
+    ("dln_cases", ("3x3x3x4",), "r <= min"),
+    ("crossing_b", (2, 3), "equally long"),
+    ("regular_epsilon", 0.0, "regular_epsilon=0.0 is not allowed"),
+])
+def test_config_rejects_bad_values(setting, value, message):
+    with pytest.raises(ConfigError, match=message):
+        llc_validation.Config.preset("fast", **{setting: value})
+
+
+# --- acceptance: the fast run -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def run():
+    return llc_validation.run(llc_validation.Config.preset("fast"))
+
+
+def rows(run, model):
+    return [r for r in run.summary["validation"] if r["model"] == model]
+
+
+def test_enough_chains(run):
+    assert run.config["chains"] >= 4
+
+
+def test_regular_models_within_ten_percent_of_half_the_dimension(run):
+    regular = rows(run, "regular")
+    assert len(regular) >= 2
+    for r in regular:
+        assert abs(r["estimate"] - r["n_params"] / 2) <= 0.10 * r["n_params"] / 2, r
+
+
+def test_normal_crossings_within_tolerance_and_ordered(run):
+    crossing = rows(run, "normal crossing")
+    for r in crossing:
+        assert abs(r["rel_error"]) <= run.summary["tolerances"]["crossing"], r
+        assert abs(r["estimate"] - r["true"]) <= 3.5 * r["std"], r   # devinterp's criterion
+    by_truth = sorted(crossing, key=lambda r: r["true"])
+    assert [r["estimate"] for r in by_truth] == sorted(r["estimate"] for r in crossing)
+
+
+def test_deep_linear_networks_within_tolerance_of_aoyagi(run):
+    for r in rows(run, "deep linear"):
+        assert r["grad_norm"] < 1e-6, "w* must be a minimum of L_n"
+        assert abs(r["rel_error"]) <= run.summary["tolerances"]["dln"], r
+
+
+def test_validation_chains_are_healthy(run):
+    for r in run.summary["validation"]:
+        assert r["healthy"] and r["below_init"] < 0.2, r
+
+
+def test_calibration_shows_what_bad_settings_look_like(run):
+    cal = run.summary["calibration"]
+    at_default = [r for r in cal if r["nbeta_factor"] == 1.0]
+    # the rule of thumb: the largest ε with ε κ_max <= 0.04 (< 1 % variance inflation) mixes
+    # within the budget and reads the closed form
+    best = max((r for r in at_default if r["eps_kappa"] <= 0.04), key=lambda r: r["epsilon"])
+    assert best["healthy"] and abs(best["estimate"] - best["exact"]) <= 0.1 * best["exact"], best
+    smallest = min(at_default, key=lambda r: r["epsilon"])
+    assert smallest["estimate"] < 0.5 * smallest["exact"] and not smallest["healthy"]  # not mixed
+    large = [r for r in cal if r["estimate"] is not None and 1 < r["eps_kappa"] < 4]
+    assert large and all(r["estimate"] > 1.2 * r["exact"] for r in large)   # discretisation bias
+    assert any(r["estimate"] is None and not r["healthy"] for r in cal if r["eps_kappa"] > 4)
+
+
+def test_off_minimum_start_is_flagged(run):
+    off = run.summary["off_minimum"]
+    assert off["estimate"] < 0 and off["warned"] and not off["healthy"]
+
+
+def test_fast_profile_is_quick(run):
+    assert run.summary["seconds"] < 90

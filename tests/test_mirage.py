@@ -1,0 +1,101 @@
+"""Mirage: the metrics against their definitions, the timing on a log axis, and the chapter's
+acceptance criteria on the `fast` run (which reads the scaling-laws chapter's cached run)."""
+
+import numpy as np
+import pytest
+
+from emergence.experiments import ConfigError, mirage
+from emergence.experiments.mirage import log_lag, log_width, token_probability
+from emergence.measures.mirage import (brier_score, emergence_score, exact_match, multiple_choice,
+                                       subset_accuracy, token_edit_distance)
+
+
+def test_exact_match_and_edit_distance_of_the_toy():
+    p = np.array([0.5, 0.9])
+    np.testing.assert_allclose(exact_match(p, 3), [0.125, 0.729])
+    np.testing.assert_allclose(token_edit_distance(p, 4), [2.0, 0.4])
+    assert token_probability(4e7, 4e7, -0.6) == pytest.approx(np.exp(-1))
+
+
+def test_multiple_choice_grade_is_a_step_and_brier_matches_its_definition():
+    grade, brier = multiple_choice(np.array([0.2, 0.3, 0.9]), n_options=4)
+    np.testing.assert_array_equal(grade, [0, 1, 1])
+    q = np.array([0.3, 0.7 / 3, 0.7 / 3, 0.7 / 3])                   # the right option first
+    assert brier[1] == pytest.approx(((q - np.eye(4)[0]) ** 2).sum())
+    assert brier_score(q[None, :], np.array([0])) == pytest.approx(brier[1])
+
+
+def test_subset_accuracy_counts_all_correct_tuples():
+    correct = np.array([True] * 6 + [False] * 4)
+    assert subset_accuracy(np.ones(10, dtype=bool), 5) == 1.0
+    assert subset_accuracy(np.zeros(10, dtype=bool), 1) == 0.0
+    # averaged over partitions it approaches the chance that a random pair is all correct: 6/10 * 5/9
+    assert subset_accuracy(correct, 2, partitions=4000) == pytest.approx(6 / 10 * 5 / 9, abs=0.01)
+    with pytest.raises(ValueError):
+        subset_accuracy(correct, 11)
+
+
+def test_emergence_score_sign_and_size():
+    assert emergence_score([1, 2, 3, 4], [0, 0, 0, 1]) == float("inf")       # one jump, no noise
+    assert emergence_score([1, 2, 3, 4], [3, 2, 1, 0]) == pytest.approx(-3.0)
+
+
+def test_log_lag_of_two_shifted_curves_is_the_shift():
+    scale = np.geomspace(1, 1e6, 50)
+    curve = lambda centre: 1 / (1 + np.exp(-4 * (np.log10(scale) - centre)))
+    timing = log_lag(scale, curve(4.0), curve(3.0))
+    assert timing["lag"] == pytest.approx(1.0, abs=0.03)
+    assert log_width(scale, curve(3.0)) == pytest.approx(2 * np.log(9) / 4, abs=0.05)
+
+
+@pytest.mark.parametrize("setting, value", [("length", 4), ("train_sizes", (10, 1300)),
+                                            ("skill_width", 100), ("ce_exponent", 0.5)])
+def test_bad_settings_are_named(setting, value):
+    with pytest.raises(ConfigError, match=setting):
+        mirage.Config.preset("fast", **{setting: value})
+
+
+# --- acceptance on the fast run -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def run():
+    return mirage.run(mirage.Config.preset("fast"))
+
+
+def test_analytic_exact_match_trails_edit_distance_by_most_of_a_decade(run):
+    a = run.summary["analytic"]
+    assert a["length"] == 5 and a["lag"] >= 0.7
+    assert a["lag_grows_with_length"]
+
+
+def test_trained_subset_accuracy_trails_cross_entropy(run):
+    d = run.summary["digits"]
+    assert d["subset_length"] == 10 and d["lag"] >= 0.5
+
+
+def test_subset_accuracy_is_accuracy_to_the_power_L(run):
+    assert run.summary["digits"]["max_prediction_error"]["10"] <= 0.05
+
+
+def test_smallest_training_set_is_above_zero_where_the_test_set_can_show_it(run):
+    d = run.summary["digits"]
+    for L, positive in d["smallest_positive"].items():
+        predicted = d["predicted_subset"][L][0]
+        if predicted > d["resolution"][L]:      # visible even in one partition of the test set
+            assert positive, L
+
+
+def test_genuine_per_skill_jumps_are_sharp_in_the_continuous_metric_too(run):
+    c = run.summary["skills"]
+    assert all(skill["learned"] for skill in c["skills"])
+    assert c["max_lag"] <= 0.1                       # the loss does not lead the accuracy
+    assert c["max_w10_90_loss"] <= 1.0               # each skill's loss drops within a decade of D
+    assert c["aggregate_w10_90"] >= 1.2              # while the aggregate loss is spread out
+
+
+def test_summary_reports_both_x50s_and_the_lag_for_every_panel(run):
+    s = run.summary
+    for panel in (s["analytic"], s["digits"], *s["skills"]["skills"]):
+        assert {"x50_discrete", "x50_continuous", "lag"} <= set(panel)
+        assert panel["lag"] == pytest.approx(panel["x50_discrete"] - panel["x50_continuous"])

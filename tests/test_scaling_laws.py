@@ -1,0 +1,213 @@
+"""Scaling laws: the fit against data made by the law itself, the published constants, the
+IsoFLOP machinery, the task and the width-batched model, and the chapter's acceptance criteria
+on the `fast` run (cached, shared with the book build, nbval and the mirage chapter)."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from emergence.experiments import ConfigError, scaling_laws
+from emergence.measures.scaling import (CHINCHILLA_FLOPS, PUBLISHED, _objective, chinchilla_loss,
+                                        compute_optimal, fit_chinchilla, interior_minimum,
+                                        isoflop_slice, parabola_vertex, power_law_exponent)
+from emergence.models import WidthMLP
+from emergence.tasks.multitask_parity import (MultitaskParity, binary_entropy, expected_noisy_loss,
+                                              task_probabilities)
+
+# --- the fit --------------------------------------------------------------------------------
+
+
+def test_fit_recovers_known_constants_from_the_law_itself():
+    true = dict(E=0.5, A=60.0, B=300.0, alpha=0.35, beta=0.3)
+    N, D = (v.ravel() for v in np.meshgrid(np.geomspace(1e3, 1e8, 7), np.geomspace(1e4, 1e10, 7)))
+    L = chinchilla_loss(N, D, **true)
+    fit = fit_chinchilla(N, D, L, grid=scaling_laws.COARSE_GRID)
+    for name, value in true.items():
+        assert fit[name] == pytest.approx(value, rel=0.02), name
+    assert fit["rmse_log"] < 1e-3
+    assert fit["n_within_1pct"] >= 1 and fit["n_starts"] == 243
+
+
+def test_fit_with_E_fixed_keeps_it_and_recovers_the_rest():
+    true = dict(E=0.2, A=3.0, B=40.0, alpha=0.3, beta=0.4)
+    N, D = (v.ravel() for v in np.meshgrid(np.geomspace(1e2, 1e6, 6), np.geomspace(1e3, 1e8, 6)))
+    fit = fit_chinchilla(N, D, chinchilla_loss(N, D, **true), grid=scaling_laws.COARSE_GRID, fixed_E=0.2)
+    assert fit["E"] == 0.2 and fit["fixed_E"]
+    for name in ("A", "B", "alpha", "beta"):
+        assert fit[name] == pytest.approx(true[name], rel=0.02), name
+
+
+def test_objective_gradient_matches_finite_differences():
+    rng = np.random.default_rng(0)
+    log_n, log_d = np.log(rng.uniform(1e2, 1e5, 30)), np.log(rng.uniform(1e3, 1e7, 30))
+    log_l = np.log(chinchilla_loss(np.exp(log_n), np.exp(log_d), 0.3, 5.0, 50.0, 0.3, 0.4)) + rng.normal(0, 0.01, 30)
+    for delta in (1e-3, 1.0):            # the linear and the quadratic branch of the Huber loss
+        theta = np.array([1.2, 3.5, -1.0, 0.25, 0.35])
+        value, grad = _objective(theta, log_n, log_d, log_l, delta, None)
+        numeric = [(_objective(theta + h, log_n, log_d, log_l, delta, None)[0]
+                    - _objective(theta - h, log_n, log_d, log_l, delta, None)[0]) / 2e-7
+                   for h in np.eye(5) * 1e-7]
+        np.testing.assert_allclose(grad, numeric, rtol=1e-4, atol=1e-8)
+
+
+# --- the frontier and the published constants -------------------------------------------------
+
+
+def two_significant(x: float) -> float:
+    return float(f"{x:.2g}")
+
+
+@pytest.mark.parametrize("name, N_opt, D_opt", [("chinchilla", 3.2e10, 3.0e12),
+                                                 ("besiroglu2024", 7.2e10, 1.3e12)])
+def test_published_constants_give_the_published_optimum(name, N_opt, D_opt):
+    f = compute_optimal(CHINCHILLA_FLOPS, **PUBLISHED[name])
+    assert two_significant(f["N_opt"]) == N_opt
+    assert two_significant(f["D_opt"]) == D_opt
+    assert 6 * f["N_opt"] * f["D_opt"] == pytest.approx(CHINCHILLA_FLOPS)
+
+
+def test_compute_optimal_is_the_minimum_along_the_budget():
+    constants = dict(E=1.0, A=50.0, B=500.0, alpha=0.3, beta=0.4)
+    C = 1e15
+    N = np.geomspace(1e3, 1e10, 20001)
+    best = N[np.argmin(chinchilla_loss(N, C / (6 * N), **constants))]
+    f = compute_optimal(C, **constants)
+    assert f["N_opt"] == pytest.approx(best, rel=1e-3)
+    assert f["a"] + f["b"] == pytest.approx(1.0)
+
+
+def test_isoflop_slice_interpolates_and_stays_inside_the_logged_range():
+    D = np.geomspace(1e3, 1e6, 13)
+    N = [100.0, 1000.0, 10000.0]
+    table = [chinchilla_loss(n, D, 0.0, 10.0, 100.0, 0.5, 0.5) for n in N]   # pure power laws
+    C = 6 * 1000 * 3e3                                # D = 3e4, 3e3 and 300 for the three sizes
+    sizes, losses = isoflop_slice(N, [D] * 3, table, C)
+    assert list(sizes) == [100.0, 1000.0]             # 300 is below the logged range: left out
+    np.testing.assert_allclose(losses[1], chinchilla_loss(1000.0, 3e3, 0.0, 10.0, 100.0, 0.5, 0.5), rtol=1e-3)
+    sizes, _ = isoflop_slice(N, [D] * 3, table, 6e9)  # D = 1e7 (too many), 1e6 and 1e5
+    assert list(sizes) == [1000.0, 10000.0]
+
+
+def test_parabola_vertex_and_interior_minimum():
+    N = np.geomspace(10, 1e4, 7)
+    L = np.exp(0.3 * (np.log(N) - math.log(300.0)) ** 2)
+    assert parabola_vertex(N, L) == pytest.approx(300.0, rel=1e-6)
+    assert interior_minimum(N, L)
+    assert not interior_minimum(N, 1 / N)
+    assert parabola_vertex(N, np.exp(-(np.log(N)) ** 2)) is None       # opens downwards
+    assert power_law_exponent(N, 3 * N ** 0.7) == pytest.approx(0.7)
+
+
+# --- the task and the model ---------------------------------------------------------------------
+
+
+def test_task_frequencies_labels_and_noise():
+    task = MultitaskParity.make(n_tasks=8, n_bits=10, k=3, rank_exponent=1.4, label_noise=0.1, seed=0)
+    p = task_probabilities(8, 1.4)
+    assert p[0] / p[1] == pytest.approx(2 ** 1.4) and p.sum() == pytest.approx(1.0)
+    assert (task.supports.sum(1) == 3).all()
+    x, y = task.sample(200_000, torch.Generator().manual_seed(0))
+    tasks = x[:, :8].argmax(1)
+    np.testing.assert_allclose(torch.bincount(tasks, minlength=8).double() / len(tasks), p, atol=0.005)
+    clean = ((x[:, 8:] * task.supports[tasks]).sum(1) % 2).long()
+    assert ((clean != y).double().mean() - 0.1).abs() < 0.005         # flipped at the noise rate
+    assert task.loss_floor == pytest.approx(binary_entropy(0.1))
+    x_eval, y_eval, t_eval = task.eval_set(5, seed=1)
+    assert (t_eval == torch.arange(8).repeat_interleave(5)).all()
+    assert (y_eval == ((x_eval[:, 8:] * task.supports[t_eval]).sum(1) % 2)).all()
+
+
+def test_expected_noisy_loss_is_the_bayes_floor_at_the_truth():
+    eta = 0.05
+    logits = torch.log(torch.tensor([[1 - eta, eta]]))                 # the Bayes predictor
+    assert expected_noisy_loss(logits, torch.tensor([0]), eta).item() == pytest.approx(binary_entropy(eta))
+    assert binary_entropy(0.05) == pytest.approx(0.1985, abs=1e-4)
+
+
+def test_width_batched_mlp_equals_each_width_alone_and_padding_gets_no_gradient():
+    widths, seeds = [3, 8, 5], [0, 1, 2]
+    model = WidthMLP(6, widths, 2, seeds)
+    x = torch.randn(10, 6)
+    out = model(x)
+    for e, (w, s) in enumerate(zip(widths, seeds)):
+        alone = WidthMLP(6, [w], 2, [s])                                # same generator, no padding
+        torch.testing.assert_close(out[e], alone(x)[0])
+    out.square().sum().backward()
+    for e, w in enumerate(widths):
+        assert (model.W1.grad[e][:, w:] == 0).all() and (model.W2.grad[e][w:] == 0).all()
+    assert model.n_params() == [(6 + 1) * w + (w + 1) * 2 for w in widths]
+
+
+@pytest.mark.parametrize("setting, value", [("widths", (64, 8, 16)), ("heldout_width", 100),
+                                            ("label_noise", 0.5), ("fit_grid", "fine")])
+def test_bad_settings_are_named(setting, value):
+    with pytest.raises(ConfigError, match=setting):
+        scaling_laws.Config.preset("fast", **{setting: value})
+
+
+def test_cosine_schedule_needs_budgets():
+    with pytest.raises(ConfigError, match="budget_steps"):
+        scaling_laws.Config.preset("fast", schedule="cosine")
+
+
+def test_a_tiny_cosine_run_measures_and_plots(cache_root, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    one_start = {name: values[1:2] for name, values in scaling_laws.COARSE_GRID.items()}
+    monkeypatch.setitem(scaling_laws.FIT_GRIDS, "coarse", one_start)   # plumbing, not the fit, is tested
+
+    config = scaling_laws.Config.preset("fast", n_tasks=4, n_bits=6, widths=(4, 8, 16, 32), heldout_width=32,
+                                        schedule="cosine", budget_steps=(20, 40, 80), batch_size=64,
+                                        eval_per_task=20, fit_max_loss=10.0, n_seeds=1)
+    run = scaling_laws.run(config)
+    s = run.summary
+    assert len(s["D"]) == 3 and np.array(s["loss_table"]).shape == (4, 3)
+    assert run.history["task_loss"].shape == (3, 4, 4)
+    for plot in (scaling_laws.plot_loss_surface, scaling_laws.plot_fit, scaling_laws.plot_isoflops,
+                 scaling_laws.plot_published):
+        plt.close(plot(run))
+
+
+# --- acceptance on the fast run -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def run():
+    return scaling_laws.run(scaling_laws.Config.preset("fast"))
+
+
+def test_at_least_three_budgets_have_an_interior_isoflop_minimum(run):
+    assert run.summary["isoflop"]["n_interior"] >= 3
+
+
+def test_approach_2_and_approach_3_frontier_exponents_agree(run):
+    s = run.summary
+    assert s["isoflop"]["a"] is not None
+    assert abs(s["isoflop"]["a"] - s["frontier"]["a"]) <= 0.15
+
+
+def test_approach_3_fits_the_log_loss_closely(run):
+    assert run.summary["fit"]["rmse_log"] < 0.05
+
+
+def test_fixing_E_at_the_known_floor_fits_almost_as_well(run):
+    s = run.summary
+    assert s["fit_fixed_E"]["E"] == pytest.approx(s["loss_floor"])
+    assert s["fit_fixed_E"]["rmse_log"] <= 1.5 * s["fit"]["rmse_log"]
+
+
+def test_loss_falls_with_size_and_with_data(run):
+    monotone = run.summary["monotone"]
+    assert monotone["decreasing_in_N"]                     # strictly, at every D >= 2e5
+    # with D: after the plateau, no rise larger than 1 % of the loss (constant-lr Adam jitters)
+    assert monotone["worst_increase_with_D"] <= 0.01 * min(min(r) for r in run.summary["loss_table"])
+
+
+def test_published_constants_in_the_summary(run):
+    published = run.summary["published"]
+    assert (two_significant(published["chinchilla"]["N_opt"]), two_significant(published["chinchilla"]["D_opt"])) \
+        == (3.2e10, 3.0e12)
+    assert (two_significant(published["besiroglu2024"]["N_opt"]), two_significant(published["besiroglu2024"]["D_opt"])) \
+        == (7.2e10, 1.3e12)
