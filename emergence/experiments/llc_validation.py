@@ -284,6 +284,6 @@ def plot_calibration(run: Run):
         ax.axhline(exact, color="black", ls="--", lw=1)
         ax.axvline(run.config["burnin"], color="grey", lw=0.8)
         ax.set(title=f"nβ = {f:g} × n/log n", xlabel="SGLD step", xscale="log", ylim=(-0.5, top))
+        ax.legend(fontsize=7, loc="upper left")
     axes[0][0].set_ylabel("nβ (L − L(w*)), mean of chains")
-    axes[0][-1].legend(fontsize=8)
     return fig
