@@ -169,6 +169,37 @@ def test_each_chapter_has_figures_settings_launch_and_download(visits, page):
     assert page_.request.get(href).status == 200
 
 
+CONTRAST = """el => {
+  const rgba = c => c.match(/[\\d.]+/g).map(Number);
+  const background = e => {
+    for (; e; e = e.parentElement) {
+      const c = rgba(getComputedStyle(e).backgroundColor);
+      if (c.length < 4 || c[3] > 0) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const luminance = ([r, g, b]) => {
+    const f = v => (v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const [hi, lo] = [luminance(rgba(getComputedStyle(el).color).slice(0, 3)),
+                    luminance(background(el))].sort((x, y) => y - x);
+  return (hi + 0.05) / (lo + 0.05);
+}"""
+
+
+@pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
+def test_outputs_are_legible_in_both_themes(browser, site_url, dark):
+    """WCAG contrast >= 4.5 for the settings box and a printed output, light and dark theme."""
+    visit = Visit(browser, site_url, f"{CHAPTERS[0]}.html", dark=dark)
+    try:
+        for selector in (".settings-used p", ".settings-used summary", ".cell_output pre"):
+            ratios = [element.evaluate(CONTRAST) for element in visit.page.locator(selector).all()[:5]]
+            assert ratios and min(ratios) >= 4.5, (selector, ratios)
+    finally:
+        visit.close()
+
+
 def test_math_is_typeset_offline(visits):
     """The intro's display formula is rendered by the site's own MathJax (no CDN)."""
     assert visits[PAGES[0]].page.locator("mjx-container").count() >= 1

@@ -158,6 +158,12 @@ class SettingsUsed:
 
     __repr__ = __str__
 
+    # Explicit dark-on-light colours: the site's dark theme shows HTML outputs on a light
+    # panel, and a themed box would inherit colours that vanish there.
+    BOX_STYLE = ("border: 1px solid #b8cfe0; border-left: 4px solid #0072B2; border-radius: 4px; "
+                 "background: #f4f8fb; color: #1b1b1b; padding: 0.5em 0.9em; margin: 0.3em 0;")
+    TABLE_STYLE = "color: #1b1b1b; background: #f4f8fb; font-size: 0.9em; margin-top: 0.4em;"
+
     def _repr_html_(self) -> str:
         from html import escape
         changed = ", ".join(self.changed) if self.changed else "none"
@@ -166,12 +172,12 @@ class SettingsUsed:
             f"<td>{'changed' if k in self.changed else ''}</td></tr>"
             for k, v in self.settings.items())
         return (
-            '<div class="admonition note settings-used">'
-            '<p class="admonition-title">Settings used</p>'
-            f"<p>Profile <strong>{escape(self.profile)}</strong> on <strong>{escape(self.device)}</strong>"
+            f'<div class="settings-used" style="{self.BOX_STYLE}">'
+            f'<p style="margin: 0 0 0.3em 0"><strong>Settings used.</strong> '
+            f"Profile <strong>{escape(self.profile)}</strong> on <strong>{escape(self.device)}</strong>"
             f" ({escape(self.versions)}). Changed from the profile: {escape(changed)}.</p>"
-            f"<details><summary>All {len(self.settings)} settings</summary>"
-            f"<table><thead><tr><th>setting</th><th>value</th><th></th></tr></thead>"
+            f'<details><summary style="cursor: pointer">All {len(self.settings)} settings</summary>'
+            f'<table style="{self.TABLE_STYLE}"><thead><tr><th>setting</th><th>value</th><th></th></tr></thead>'
             f"<tbody>{rows}</tbody></table></details></div>")
 
 
