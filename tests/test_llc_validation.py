@@ -103,8 +103,12 @@ def test_a_healthy_estimate_does_not_warn(regular10):
 
 def test_bad_settings_are_refused(regular10):
     params, data, _ = regular10
-    with pytest.raises(ValueError, match="epsilon > 0"):
-        estimate_llc(regression_loss, params, data, epsilon=0.0, gamma=1.0)
+    for bad, named in [(dict(epsilon=0.0), "epsilon=0.0 is not allowed"),
+                       (dict(epsilon=1e-4, nbeta=-1.0), "nbeta=-1.0 is not allowed"),
+                       (dict(epsilon=1e-4, chains=0), "chains=0 is not allowed"),
+                       (dict(epsilon=1e-4, draws=2), "draws=2 is not allowed")]:
+        with pytest.raises(ValueError, match=named):
+            estimate_llc(regression_loss, params, data, gamma=1.0, **bad)
 
 
 @pytest.mark.parametrize("setting, value, message", [

@@ -103,11 +103,17 @@ class Visit:
         self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
         self.page.on("requestfailed", lambda r: self.problems.append(
             f"failed request: {r.url} ({r.failure})"))
-        self.page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
-            site_url) else (self.problems.append(f"external request: {route.request.url}"),
-                            route.abort()))
+        self.page.route("**/*", lambda route: self.local_only(route, site_url))
         self.response = self.page.goto(site_url + path, wait_until="load")
         self.page.wait_for_load_state("networkidle")
+
+    def local_only(self, route, site_url: str):
+        """Serve the site; record and block anything else, as an offline reader would see it."""
+        if route.request.url.startswith(site_url):
+            route.continue_()
+        else:
+            self.problems.append(f"external request: {route.request.url}")
+            route.abort()
 
     def close(self):
         self.context.close()

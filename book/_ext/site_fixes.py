@@ -1,7 +1,10 @@
 """Two fixes for the published pages, both found by tests/test_site.py in a real browser.
 
-1. sphinx-thebe adds its inline configuration script twice to every page; the second
-   `const THEBE_JS_URL = ...` is a SyntaxError in the browser.  Keep each script once.
+1. sphinx-thebe registers its inline configuration script late (at `env-before-read-docs`,
+   after the HTML builder has taken its list of scripts), and with Sphinx 7 the page ends up
+   with two copies of it: one with filename None, one with ''.  The second
+   `const THEBE_JS_URL = ...` is a SyntaxError in the browser.  Until that is fixed upstream,
+   keep each script once (the only duplicates are these, but the rule is general).
 2. The theme's light/dark switch starts from the page context's `default_mode`, which Jupyter
    Book leaves empty, and the browser console reports "invalid theme mode".  Start from "auto"
    (follow the reader's system setting).

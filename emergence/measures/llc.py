@@ -92,9 +92,13 @@ def estimate_llc(loss_fn: LossFn, params: dict[str, torch.Tensor], data: tuple[t
     nbeta = default_nbeta(n) if nbeta is None else nbeta
     eps_k = np.broadcast_to(np.asarray(epsilon, dtype=float), (K,))
     nbeta_k = np.broadcast_to(np.asarray(nbeta, dtype=float), (K,))
-    if not ((eps_k > 0).all() and (nbeta_k > 0).all() and gamma >= 0 and chains >= 1 and draws >= 4
-            and burnin >= 0):
-        raise ValueError("need epsilon > 0, nbeta > 0, gamma >= 0, chains >= 1, draws >= 4, burnin >= 0")
+    for name, ok, value, allowed in [
+            ("epsilon", (eps_k > 0).all(), epsilon, "> 0 (one value, or one per checkpoint)"),
+            ("nbeta", (nbeta_k > 0).all(), nbeta, "> 0 (one value, or one per checkpoint)"),
+            ("gamma", gamma >= 0, gamma, ">= 0"), ("chains", chains >= 1, chains, ">= 1"),
+            ("draws", draws >= 4, draws, ">= 4"), ("burnin", burnin >= 0, burnin, ">= 0")]:
+        if not ok:
+            raise ValueError(f"{name}={value!r} is not allowed: {allowed}")
     full_batch = batch_size is None or batch_size >= n
     # (K, ...) -> (K * chains, ...): chain c of checkpoint k is row k * chains + c
     star = {k: v.detach().repeat_interleave(chains, dim=0) for k, v in params.items()}
