@@ -182,3 +182,23 @@ def test_calibration_shows_what_bad_settings_look_like(run):
 def test_off_minimum_start_is_flagged(run):
     off = run.summary["off_minimum"]
     assert off["estimate"] < 0 and off["warned"] and not off["healthy"]
+
+
+def batched_regression_loss(rows, batch):
+    """regression_loss for every row at once: rows["w"] is (B, d); batch shared or per row."""
+    x, y = batch
+    if x.dim() == 2:                                   # the full batch, shared by every row
+        return 0.5 * ((y[None] - rows["w"] @ x.T) ** 2).mean(1)
+    return 0.5 * ((y - torch.einsum("bnd,bd->bn", x, rows["w"])) ** 2).mean(1)
+
+
+@pytest.mark.parametrize("batch_size", [None, 50])
+def test_batched_loss_gives_the_same_chains_as_vmap(regular10, batch_size):
+    params, data, _ = regular10
+    settings = dict(epsilon=1e-4, gamma=1.0, chains=3, burnin=5, draws=20, seed=7, batch_size=batch_size,
+                    warn=False)
+    two = stack_params([{"w": params["w"][0]}, {"w": params["w"][0] * 0.9}])
+    by_vmap = estimate_llc(regression_loss, two, data, **settings)
+    by_rows = estimate_llc(batched_regression_loss, two, data, batched=True, **settings)
+    np.testing.assert_allclose(by_rows.traces, by_vmap.traces, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(by_rows.init_loss, by_vmap.init_loss, rtol=1e-12)

@@ -11,6 +11,9 @@ and report  λ̂ = nβ (E[L_n(w)] - L_n(w*)).
 a dict of tensors and a batch) and parameters stacked along a leading checkpoint dimension; it
 copies each checkpoint `chains` times and runs all checkpoints × chains as one `torch.func.vmap`
 computation: one batched forward and one backward per SGLD step for all of them.  With
+`batched=True` the loss function instead takes parameters stacked along a leading row dimension
+(checkpoint × chain: row k * chains + c) and returns one loss per row, e.g. one of the package's
+ensemble models built with that many members, whose batched matmuls are faster than vmap.  With
 `batch_size=None` each draw records the full-batch L_n before the step; with minibatches it records
 L_b(w) - L_b(w*) + L_n(w*) on the chain's own batch (an extra forward pass): the same expectation
 as devinterp's minibatch loss, without most of its noise, so the draws can be compared with
@@ -82,10 +85,13 @@ def model_loss(model: torch.nn.Module, criterion: Callable) -> LossFn:
 def estimate_llc(loss_fn: LossFn, params: dict[str, torch.Tensor], data: tuple[torch.Tensor, ...], *,
                  epsilon, gamma: float, nbeta=None, chains: int = 4,
                  draws: int = 500, burnin: int = 100, batch_size: int | None = None, seed: int = 0,
-                 warn: bool = True) -> LLCResult:
+                 warn: bool = True, batched: bool = False) -> LLCResult:
     """λ̂ for K checkpoints at once.  `params[name]` has shape (K, *shape); `data` is a tuple of
     tensors whose first dimension is the n samples.  nβ defaults to n / log n.  `epsilon` and
-    `nbeta` may also be one value per checkpoint (a calibration sweep is one batched run)."""
+    `nbeta` may also be one value per checkpoint (a calibration sweep is one batched run).
+    `batched=True`: `loss_fn(rows, batch)` takes every row's parameters at once, shape
+    (K * chains, *shape), and returns (K * chains,) losses; `batch` is the shared data (full
+    batch) or, with minibatches, each row's own batch: tensors of shape (K * chains, batch_size, ...)."""
     n = data[0].shape[0]
     K = next(iter(params.values())).shape[0]
     B = K * chains
@@ -107,10 +113,10 @@ def estimate_llc(loss_fn: LossFn, params: dict[str, torch.Tensor], data: tuple[t
 
     # one forward for all rows (vmap), one backward of the summed loss: each row's gradient is
     # its own, since rows do not interact (a little cheaper than vmap(grad) for small models)
-    loss_shared = vmap(loss_fn, in_dims=(0, None))
-    loss_own = vmap(loss_fn, in_dims=(0, 0))
-    init_loss = vmap(loss_fn, in_dims=(0, None))(
-        {k: v.detach() for k, v in params.items()}, data).detach()           # (K,)
+    loss_shared = loss_fn if batched else vmap(loss_fn, in_dims=(0, None))
+    loss_own = loss_fn if batched else vmap(loss_fn, in_dims=(0, 0))
+    with torch.no_grad():   # L_n(w*) of each checkpoint: the first chain's row
+        init_loss = loss_shared(star, data).detach()[::chains].clone()       # (K,)
 
     init_rows = init_loss.repeat_interleave(chains)
     traces = torch.empty(B, burnin + draws, dtype=init_loss.dtype, device=init_loss.device)
