@@ -202,3 +202,25 @@ def test_batched_loss_gives_the_same_chains_as_vmap(regular10, batch_size):
     by_rows = estimate_llc(batched_regression_loss, two, data, batched=True, **settings)
     np.testing.assert_allclose(by_rows.traces, by_vmap.traces, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(by_rows.init_loss, by_vmap.init_loss, rtol=1e-12)
+
+
+def test_llc_over_training_equals_estimate_llc_on_the_chosen_checkpoints(regular10):
+    from emergence.measures.llc import llc_over_training
+    params, data, _ = regular10
+    w = params["w"][0]
+
+    class Rows(torch.nn.Module):          # a minimal ensemble model: one weight vector per member
+        def __init__(self, rows):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(rows, w.shape[0], dtype=w.dtype))
+
+    checkpoints = {step: {"w": w * (1 + 0.01 * step)} for step in range(0, 50, 10)}   # 5 checkpoints
+    settings = dict(epsilon=1e-4, gamma=1.0, chains=2, burnin=5, draws=20, seed=1, warn=False)
+    steps, result = llc_over_training(checkpoints, Rows, lambda m, batch: batched_regression_loss(
+        {"w": m.w}, batch), data, count=3, **settings)
+    assert steps == [0, 20, 40]
+    direct = estimate_llc(regression_loss, stack_params([{"w": checkpoints[s]["w"]} for s in steps]), data,
+                          **settings)
+    np.testing.assert_allclose(result.traces, direct.traces, rtol=1e-9, atol=1e-12)
+    with pytest.raises(ValueError, match="count=9"):
+        llc_over_training(checkpoints, Rows, lambda m, b: None, data, count=9, **settings)

@@ -178,6 +178,35 @@ def _summarise(traces: np.ndarray, init_loss: np.ndarray, burnin: int, nbeta: np
     return result
 
 
+class _LossOf(torch.nn.Module):
+    """`loss(model, batch)` as a module, so that `functional_call` can swap in every row's weights."""
+
+    def __init__(self, model: torch.nn.Module, loss: Callable):
+        super().__init__()
+        self.model, self.loss = model, loss
+
+    def forward(self, batch):
+        return self.loss(self.model, batch)
+
+
+def llc_over_training(checkpoints: dict[int, dict[str, torch.Tensor]], build: Callable[[int], torch.nn.Module],
+                      loss: Callable, data: tuple[torch.Tensor, ...], *, count: int, chains: int,
+                      **settings) -> tuple[list[int], LLCResult]:
+    """λ̂ at `count` evenly spaced checkpoints of one training run, every chain of every one in a
+    single batched computation.  `checkpoints` maps step -> one model's state dict; `build(rows)`
+    makes the package's ensemble model with `rows` members; `loss(model, batch)` returns one loss
+    per member.  Other keyword arguments go to `estimate_llc`.  Returns (steps, result)."""
+    steps = sorted(checkpoints)
+    if not 2 <= count <= len(steps):
+        raise ValueError(f"count={count!r} is not allowed: 2 to the {len(steps)} saved checkpoints")
+    chosen = [steps[i] for i in np.unique(np.linspace(0, len(steps) - 1, count).round().astype(int))]
+    device = next(iter(data)).device
+    module = _LossOf(build(len(chosen) * chains), loss).to(device)
+    params = stack_params([{f"model.{k}": v.to(device) for k, v in checkpoints[s].items()} for s in chosen])
+    rows_loss = lambda rows, batch: functional_call(module, rows, (batch,))  # noqa: E731
+    return chosen, estimate_llc(rows_loss, params, data, chains=chains, batched=True, **settings)
+
+
 def sequential_sgld_llc(loss_fn: LossFn, params: dict[str, torch.Tensor], data: tuple[torch.Tensor, ...], *,
                         epsilon: float, gamma: float, nbeta: float, draws: int, burnin: int,
                         seed: int = 0) -> float:
