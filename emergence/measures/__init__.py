@@ -10,7 +10,7 @@ from emergence.measures.fourier import (fourier_basis, frequency_norms, gini, ke
                                         restricted_and_excluded_loss)
 from emergence.measures.kernels import (empirical_ntk, ensemble_ntk, kernel_alignment, kernel_norm,
                                         kernel_regression, prediction_agreement)
-from emergence.measures.llc import LLCResult, LLCWarning, estimate_llc, model_loss, stack_params
+from emergence.measures.llc import LLCResult, LLCWarning, estimate_llc, llc_over_training, model_loss, stack_params
 from emergence.measures.norms import coordinate_movement, weight_distance, weight_norm
 from emergence.measures.transitions import (fastest_fall, first_crossing, fraction_point, lag,
                                             stable_before, w10_90, x50)
@@ -22,4 +22,4 @@ __all__ = ["comp_score", "local_cosine_similarity", "orthogonal_perturbation", "
            "neuron_frequency_concentration", "restricted_and_excluded_loss", "coordinate_movement", "weight_distance", "weight_norm",
            "fastest_fall", "first_crossing", "fraction_point", "stable_before", "lag", "w10_90", "x50",
            "empirical_ntk", "ensemble_ntk", "kernel_alignment", "kernel_norm", "kernel_regression",
-           "prediction_agreement", "LLCResult", "LLCWarning", "estimate_llc", "model_loss", "stack_params"]
+           "prediction_agreement", "LLCResult", "LLCWarning", "estimate_llc", "llc_over_training", "model_loss", "stack_params"]
