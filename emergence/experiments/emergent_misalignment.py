@@ -806,8 +806,9 @@ def _summarize(config: Config, world: PersonaWorld, history: dict, per_base: lis
                                         "coherence_out", "coherent_mis_out", "cos_evil", "cos_quack_perp",
                                         "norm", "train_ce")}
         full_last = {k[5:]: v[-1].numpy() for k, v in h.items() if k.startswith("full_") and v.dim() == 2}
-        rows["full_general"] = {k: [float(full_last[k][0])] for k in ("mis_in", "mis_out", "coherence_out", "cos_evil")}
-        rows["full_narrow"] = {k: [float(full_last[k][1])] for k in ("mis_in", "mis_out", "coherence_out", "cos_evil")}
+        full_keys = ("mis_in", "mis_out", "mis_kl", "coherence_out", "cos_evil")
+        rows["full_general"] = {k: [float(full_last[k][0])] for k in full_keys}
+        rows["full_narrow"] = {k: [float(full_last[k][1])] for k in full_keys}
         # reversion: lora members 0..n-1, steering n..2n-1
         rs = h["revert_step"].numpy()
         rev = {}
@@ -904,7 +905,8 @@ VARIANT_LABELS = {"lora_general": "LoRA", "lora_narrow": "LoRA + KL", "lora_cont
 
 def plot_misalignment(run: Run):
     """Misalignment (P(bad)) on held-out medical questions and on held-out questions of other
-    domains, and coherence out of domain, for every variant (dots: seeds)."""
+    domains (crosses: on the other-domain questions the KL term sees), and coherence out of
+    domain, for every variant (dots: seeds)."""
     import matplotlib.pyplot as plt
 
     from emergence.plotting import COLORS
@@ -920,6 +922,10 @@ def plot_misalignment(run: Run):
             color = COLORS["red"] if "general" in name else COLORS["task"] if "narrow" in name else COLORS["grey"]
             ax.barh(i, stats["mean"], color=color, alpha=0.6)
             ax.plot(stats["values"], [i] * len(stats["values"]), "k.", ms=4)
+            if key == "mis_out":   # the narrow solutions are held to the base rate only here
+                seen = s["finetune"][name]["mis_kl"]["values"]
+                ax.plot(seen, [i] * len(seen), "x", color=COLORS["grey"], ms=5,
+                        label="questions the KL term sees" if i == 0 else None)
         base = s.get(f"base_{key}")
         if base is not None:
             ax.axvline(base["mean"], color="k", ls=":", lw=1, label="base model")
