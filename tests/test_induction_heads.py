@@ -176,6 +176,21 @@ def test_config_rejects_bad_settings_by_name():
         induction_heads.Config.preset("fast", layers=3)
 
 
+@pytest.mark.parametrize("name, value", [
+    ("llc_checkpoints", 1), ("llc_checkpoints", 42), ("llc_chains", 0), ("llc_burnin", -1),
+    ("llc_draws", 3), ("llc_epsilon", 0.0), ("llc_gamma", -1.0), ("llc_nbeta", -1.0),
+    ("llc_samples", 1), ("llc_batch_size", -1), ("llc_batch_size", 2000)])
+def test_config_rejects_bad_llc_settings_by_name(name, value):
+    with pytest.raises(ConfigError, match=name):
+        induction_heads.Config.preset("fast", **{name: value})
+
+
+def test_llc_can_be_switched_off_and_uses_every_saved_checkpoint_at_most():
+    assert induction_heads.Config.preset("fast", llc_checkpoints=0).llc_checkpoints == 0
+    config = induction_heads.Config.preset("fast", llc_checkpoints=41)
+    assert len(config.checkpoint_steps()) == 41 and config.checkpoint_steps()[-1] == config.steps
+
+
 # --- acceptance on the fast run ---------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -238,3 +253,39 @@ def test_ablating_the_induction_head_undoes_most_of_the_drop(run):
     for s in run.summary["seeds"]:
         assert s["ablation_share_of_drop"] >= 0.5, s
 
+
+
+# --- the local learning coefficient over training (Hoogland et al.'s stages) ----------------
+
+def test_llc_curve_exists_at_the_configured_checkpoints_and_is_finite(run):
+    llc, config = run.summary["llc"], run.config
+    assert len(llc["steps"]) == config["llc_checkpoints"] == len(llc["mean"]) == len(llc["std"])
+    assert llc["steps"][0] == 0 and llc["steps"][-1] == config["steps"]
+    assert all(math.isfinite(v) for v in llc["mean"] + llc["std"])
+
+
+def test_llc_chains_are_healthy_at_most_checkpoints(run):
+    llc = run.summary["llc"]
+    # healthy: at most 20 % of draws below L_n(w*) and no significant drift between the halves
+    assert llc["n_healthy"] >= 0.8 * len(llc["steps"]), llc
+    assert all(v > 0 for v, ok in zip(llc["mean"], llc["healthy"]) if ok), llc
+
+
+def test_llc_rises_across_the_drop(run):
+    # Hoogland et al.'s second stage: the induction circuit completes, the loss falls and λ̂
+    # rises.  (In a pass over all three seeds' checkpoints: +62 to +71, 2.5-3.5 fold.)
+    drop = run.summary["llc"]["across_drop"]
+    assert drop["loss_change"] < -0.25, drop
+    assert drop["delta"] > 3 * drop["delta_se"] and drop["delta"] > 0, drop
+
+
+@pytest.mark.xfail(strict=True, reason="not reproduced: in this toy no previous-token head forms "
+                   "while the loss is flat. Over the flat plateau (loss within 2 %, steps 60 to "
+                   "240-300) the previous-token score stays at 0.05-0.06 and λ̂ rises slightly "
+                   "(+1.4 to +2.1 in the three seeds, gamma 300), instead of falling as in "
+                   "Hoogland et al.'s language model; both heads form together at the drop")
+def test_llc_falls_while_the_previous_token_head_forms_on_a_flat_loss(run):
+    plateau = run.summary["llc"]["plateau"]
+    assert abs(plateau["loss_change"]) < 0.02, plateau
+    assert plateau["prev_token"][1] >= 2 * plateau["prev_token"][0], plateau
+    assert plateau["delta"] < 0, plateau

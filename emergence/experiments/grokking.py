@@ -17,10 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from emergence.experiments.base import ExperimentConfig, Run, execute, require
-from emergence.measures import (first_crossing, frequency_norms, gini, key_frequencies,
+from emergence.experiments.base import ExperimentConfig, Run, execute, require, require_llc_settings
+from emergence.measures import (fastest_fall, first_crossing, frequency_norms, gini, key_frequencies,
                                 neuron_frequency_concentration, restricted_and_excluded_loss,
                                 weight_norm, x50)
+from emergence.measures.llc import default_nbeta, llc_over_training
 from emergence.models import ModularMLP, Transformer, TransformerConfig
 from emergence.tasks.modular import ModularData, is_prime, modular_addition, one_hot_pairs, pair_tokens
 from emergence.train import train
@@ -54,12 +55,23 @@ class Config(ExperimentConfig):
     epochs: int = 3000                  # full-batch steps
     log_every: int = 20                 # epochs between metric logs
     checkpoint_every: int = 50          # epochs between saved checkpoints (first seed only)
+    # the local learning coefficient of the first seed over training (08_llc; 0 checkpoints = off)
+    llc_checkpoints: int = 16           # evenly spaced saved checkpoints to estimate it at
+    llc_chains: int = 2                 # SGLD chains per checkpoint
+    llc_burnin: int = 100               # SGLD steps discarded per chain (~3 relaxation times 1/(ε γ))
+    llc_draws: int = 100                # SGLD steps averaged per chain
+    llc_epsilon: float = 3e-4           # SGLD step size (calibrated on this run, see the chapter)
+    llc_gamma: float = 100.0            # localisation: mid-training checkpoints are not minima
+    llc_nbeta: float = 0.0              # inverse temperature n*beta; 0 = n / log n
+    llc_batch_size: int = 128           # SGLD minibatch; 0 = full batch
 
     PRESETS = {
         "fast": {},
         # Nanda et al. 2023: p = 113, 30 % train, 1-layer transformer, AdamW 1e-3, wd 1.
         "full": dict(p=113, train_frac=0.3, d_model=128, d_mlp=512, lr=1e-3, epochs=25000,
-                     log_every=50, checkpoint_every=250, sweep_weight_decays=(0.0, 0.3, 3.0)),
+                     log_every=50, checkpoint_every=250, sweep_weight_decays=(0.0, 0.3, 3.0),
+                     # ε and γ as calibrated for `fast`; not re-calibrated at p = 113
+                     llc_checkpoints=26, llc_chains=4, llc_burnin=200, llc_draws=400, llc_batch_size=256),
     }
 
     def check(self) -> None:
@@ -89,6 +101,13 @@ class Config(ExperimentConfig):
                 f"an integer from 1 to epochs={self.epochs}")
         require(1 <= self.checkpoint_every <= self.epochs, "checkpoint_every", self.checkpoint_every,
                 f"an integer from 1 to epochs={self.epochs}")
+        require_llc_settings(self, saved=len(self.checkpoint_epochs()))
+        require(self.llc_batch_size >= 0, "llc_batch_size", self.llc_batch_size,
+                "an integer >= 0 (0 = full batch)")
+
+    def checkpoint_epochs(self) -> list[int]:
+        """The epochs whose weights the run keeps (first seed)."""
+        return [*range(0, self.epochs, self.checkpoint_every), self.epochs]
 
     def members(self) -> list[dict]:
         """The ensemble: headline seeds first, then the weight-decay sweep at the first seed."""
@@ -171,7 +190,7 @@ def _train_and_measure(config: Config, device: torch.device) -> Run:
         loss_fn=lambda m, batch: cross_entropy(logits(m, batch[0]), batch[1]),
         next_batch=lambda step: (x_train, y_train),           # full batch
         steps=config.epochs, log_every=config.log_every, metrics=metrics,
-        checkpoint_steps=[*range(0, config.epochs, config.checkpoint_every), config.epochs],
+        checkpoint_steps=config.checkpoint_epochs(),
         weight_decay=torch.tensor([m["weight_decay"] for m in members]),
         lr_schedule=lambda step: min(1.0, step / config.warmup_epochs) if config.warmup_epochs else 1.0,
         desc=f"grokking p={config.p} ({len(members)} models)")
@@ -183,6 +202,9 @@ def _train_and_measure(config: Config, device: torch.device) -> Run:
                    for step, state in sorted(result.checkpoints.items())}
     history.update(_circuit_measures(config, checkpoints, data))
     summary = _summarize(config, members, history, device, train_seconds)
+    if config.llc_checkpoints:
+        llc_history, summary["llc"] = _llc_over_training(config, checkpoints, x_train, y_train, history, summary)
+        history.update(llc_history)
     return Run(NAME, config.to_dict(), summary, history, checkpoints)
 
 
@@ -211,6 +233,59 @@ def _circuit_measures(config: Config, checkpoints: dict, data: ModularData) -> d
     for name in rows[0]:
         out[name] = torch.tensor([r[name] for r in rows])
     return out
+
+
+def _llc_over_training(config: Config, checkpoints: dict, x_train: torch.Tensor, y_train: torch.Tensor,
+                       history: dict, summary: dict) -> tuple[dict, dict]:
+    """λ̂ of the first seed at `llc_checkpoints` evenly spaced checkpoints, on the training set:
+    every chain of every checkpoint is one row of one batched model (08_llc)."""
+    started = time.perf_counter()
+    nbeta = config.llc_nbeta or default_nbeta(len(y_train))
+    steps, r = llc_over_training(
+        checkpoints, lambda rows: build_model(config, [config.seed] * rows),
+        lambda m, batch: cross_entropy(logits(m, batch[0]), batch[1]), (x_train, y_train),
+        count=config.llc_checkpoints, chains=config.llc_chains, epsilon=config.llc_epsilon,
+        gamma=config.llc_gamma, nbeta=nbeta, draws=config.llc_draws, burnin=config.llc_burnin,
+        batch_size=config.llc_batch_size or None, seed=config.seed,
+        mean_loss=True)   # cross-entropy is a mean over samples: L_b(w*) from a table, not a forward pass
+    seconds = time.perf_counter() - started
+    # each chain's excess loss nβ (L - L(w*)) at every SGLD step, averaged over chains: the health plot
+    excess = r.nbeta[:, None] * (r.traces.mean(axis=1) - r.init_loss[:, None])
+    llc_history = {"llc_epoch": torch.tensor(steps), "llc_mean": torch.tensor(r.llc_mean),
+                   "llc_std": torch.tensor(r.llc_std), "llc_chains": torch.tensor(r.llc_chains),
+                   "llc_healthy": torch.tensor(r.healthy), "llc_excess_trace": torch.tensor(excess)}
+    epochs = np.asarray(steps)
+    peak = int(np.argmax(r.llc_mean))
+    loss_at = lambda split: np.interp(epochs, history["epoch"].numpy(), history[f"{split}_loss"][:, 0].numpy())  # noqa: E731
+    grok = summary["grok_epoch"]
+    at_grok = None if grok is None else int(np.argmin(np.abs(epochs - grok)))
+    halving = fastest_fall(epochs[peak:], r.llc_mean[peak:], 0.5)
+    return llc_history, {
+        "epochs": steps, "mean": r.llc_mean.tolist(), "std": r.llc_std.tolist(),
+        "healthy": r.healthy.tolist(), "below_init": r.below_init.tolist(), "drift": r.drift.tolist(),
+        "init_loss": r.init_loss.tolist(),
+        "settings": {"chains": config.llc_chains, "burnin": config.llc_burnin, "draws": config.llc_draws,
+                     "epsilon": config.llc_epsilon, "gamma": config.llc_gamma, "nbeta": nbeta,
+                     "batch_size": config.llc_batch_size or len(y_train), "n": len(y_train)},
+        "start": float(r.llc_mean[0]), "peak": float(r.llc_mean[peak]), "argmax_epoch": steps[peak],
+        "final": float(r.llc_mean[-1]), "final_over_peak": float(r.llc_mean[-1] / r.llc_mean[peak]),
+        "at_grok": None if at_grok is None else float(r.llc_mean[at_grok]),
+        "at_grok_epoch": None if at_grok is None else steps[at_grok],
+        "test_acc_50_epoch": summary["test_acc_50_epoch"], "memorize_epoch": summary["memorize_epoch"],
+        "grok_epoch": grok,
+        # rank correlations with the losses at the same checkpoints (devinterp: λ̂ tracks the test loss)
+        "spearman_test_loss": _spearman(r.llc_mean, loss_at("test")),
+        "spearman_train_loss": _spearman(r.llc_mean, loss_at("train")),
+        # where λ̂ has completed half of its fall from the peak, and the fastest halving after it
+        "x50_after_peak": float(x50(epochs, r.llc_mean, start=steps[peak])),
+        "fastest_halving": None if halving is None else [int(e) for e in halving],
+        "seconds": round(seconds, 2),
+    }
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    rank = lambda v: np.argsort(np.argsort(v)).astype(float)  # noqa: E731  (no ties in practice)
+    return float(np.corrcoef(rank(np.asarray(a)), rank(np.asarray(b)))[0, 1])
 
 
 def _member_events(epochs: np.ndarray, train_acc: np.ndarray, test_acc: np.ndarray) -> dict:
@@ -400,4 +475,54 @@ def plot_weight_decay_sweep(run: Run):
     ax.set_xlabel("epoch")
     ax.set_ylabel("test accuracy")
     ax.legend(title="weight decay", loc="upper left")
+    return fig
+
+
+def plot_llc(run: Run):
+    """λ̂ of the first seed over training (mean ± spread over chains; hollow: unhealthy chains)
+    beside its test accuracy and losses, and the chains' excess loss at every SGLD step."""
+    import matplotlib.pyplot as plt
+
+    from emergence.plotting import COLORS, mark
+
+    h, s, llc = run.history, run.summary, run.summary["llc"]
+    ck, mean, std = h["llc_epoch"].numpy(), h["llc_mean"].numpy(), h["llc_std"].numpy()
+    healthy = h["llc_healthy"].numpy().astype(bool)
+    epoch = h["epoch"].numpy()
+    fig, (llc_ax, loss_ax, trace_ax) = plt.subplots(1, 3, figsize=(14, 4.2), width_ratios=[1.3, 1.2, 1])
+    llc_ax.errorbar(ck, mean, yerr=std, color=COLORS["measure"], lw=2, capsize=2, label="λ̂ (± chain spread)")
+    llc_ax.scatter(ck[~healthy], mean[~healthy], facecolor="white", edgecolor=COLORS["measure"], zorder=3,
+                   label="unhealthy chains")
+    llc_ax.set_ylabel("λ̂ (first seed)")
+    acc_ax = llc_ax.twinx()
+    acc_ax.plot(epoch, h["test_acc"][:, 0], color=COLORS["task"], lw=1, label="test accuracy")
+    acc_ax.plot(epoch, h["train_acc"][:, 0], color=COLORS["train"], lw=1, label="train accuracy")
+    acc_ax.set_ylim(0, 1.02)
+    acc_ax.set_ylabel("accuracy")
+    acc_ax.grid(False)
+    acc_ax.spines["right"].set_visible(True)
+    handles = [a.get_legend_handles_labels() for a in (llc_ax, acc_ax)]
+    llc_ax.legend(handles[0][0] + handles[1][0], handles[0][1] + handles[1][1], fontsize=8,
+                  loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
+    llc_ax.set_title(f"peak at epoch {llc['argmax_epoch']}; final / peak = {llc['final_over_peak']:.2f}")
+    loss_ax.plot(epoch, h["test_loss"][:, 0], color=COLORS["task"], lw=1.5, label="test loss")
+    loss_ax.plot(epoch, h["train_loss"][:, 0], color=COLORS["train"], lw=1.5, label="train loss")
+    loss_ax.set_yscale("log")
+    loss_ax.set_ylabel("cross-entropy")
+    loss_ax.legend(fontsize=8, loc="center right")
+    loss_ax.set_title(f"Spearman(λ̂, test loss) = {llc['spearman_test_loss']:.2f}")
+    for ax in (llc_ax, loss_ax):
+        ax.set_xlabel("epoch")
+        mark(ax, s["memorize_epoch"], "memorised")
+        mark(ax, s["test_acc_50_epoch"], "test acc 50 %", color=COLORS["task"])
+        mark(ax, s["grok_epoch"], "grokked")
+    excess = h["llc_excess_trace"].numpy()
+    colors = plt.cm.viridis(np.linspace(0, 0.95, len(ck)))
+    for color, epoch_k, trace in zip(colors, ck, excess):
+        trace_ax.plot(trace, color=color, lw=1, label=f"epoch {epoch_k}" if epoch_k in (ck[1], ck[-1]) else None)
+    mark(trace_ax, llc["settings"]["burnin"], "burn-in")
+    trace_ax.set_xlabel("SGLD step")
+    trace_ax.set_ylabel("nβ (L(w) − L(w*)), mean of chains")
+    trace_ax.set_title("chain health: should be flat after burn-in")
+    trace_ax.legend(fontsize=8, loc="upper right")
     return fig

@@ -12,6 +12,12 @@ layer.  The headline model is the first seed of the deep model.
 The drop is the shortest window in which the copied-token loss halves after a plateau (at
 least as many steps before it within 10 %), the acceptance criterion read as written; the
 fastest halving alone is reported beside it.
+
+With `llc_checkpoints` > 0 it then estimates the local learning coefficient λ̂ of the headline
+seed at that many evenly spaced checkpoints (`emergence.measures.llc.llc_over_training`, every
+chain of every checkpoint one member of one batched model) on its training loss, and reports
+the change of λ̂ over the plateau before the drop and across the drop: Hoogland et al.'s two
+stages (λ̂ falls while the previous-token heads form, rises as the induction circuit completes).
 """
 
 from __future__ import annotations
@@ -23,10 +29,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from emergence.experiments.base import ExperimentConfig, Run, execute, require
+from emergence.experiments.base import ExperimentConfig, Run, execute, require, require_llc_settings
 from emergence.measures import (ablate_head, fastest_fall, first_crossing, icl_score, masked_mean,
                                 ov_copying_score, per_position_loss, prefix_matching_score,
                                 previous_token_score, stable_before, x50)
+from emergence.measures.llc import default_nbeta, llc_over_training
 from emergence.models import Transformer, TransformerConfig
 from emergence.plotting import COLORS
 from emergence.tasks.induction import CopyTask, repeated_random_tokens
@@ -36,6 +43,7 @@ NAME = "induction_heads"
 DROP_FRACTION = 0.5     # the drop: in-context loss falls to half its value ...
 DROP_WINDOW = 0.2       # ... within at most this fraction of training ...
 PLATEAU_CHANGE = 0.10   # ... after changing by less than this over a window as long before it
+PLATEAU_LLC_CHANGE = 0.02   # Δλ̂ on the plateau: over LLC checkpoints where the loss moves < 2 %
 
 
 @dataclass(frozen=True)
@@ -71,13 +79,26 @@ class Config(ExperimentConfig):
     n_checkpoints: int = 41       # evenly spaced, step 0 and the last step included
     icl_early: tuple[int, ...] = (1, 6)     # positions [a, b) whose loss is "early in context"
     icl_late: tuple[int, ...] = (54, 64)    # ... and "late"
+    # the local learning coefficient of the headline seed over training (0 checkpoints = off)
+    # (calibrated on the fast run: gamma 300 with epsilon 3e-4 and 1e-3 agree within ~10 %)
+    llc_checkpoints: int = 21     # evenly spaced saved checkpoints to estimate it at
+    llc_chains: int = 2           # SGLD chains per checkpoint
+    llc_burnin: int = 30          # SGLD steps discarded per chain
+    llc_draws: int = 90           # SGLD steps averaged per chain
+    llc_epsilon: float = 1e-3     # SGLD step size
+    llc_gamma: float = 300.0      # localisation: mid-training checkpoints are not minima
+    llc_nbeta: float = 0.0        # inverse temperature n*beta; 0 = n / log n, n = llc_samples
+    llc_batch_size: int = 4       # sequences per SGLD minibatch (each chain its own); 0 = full batch
+    llc_samples: int = 1024       # training-distribution sequences in the LLC's dataset
 
     PRESETS = {
         "fast": {},
         # A wider model, 4x the context and vocabulary, 5 seeds: for a GPU.
         "full": dict(vocab=256, seq_len=256, copy_min=32, copy_max=128, d_model=256, n_heads=8,
                      d_head=32, n_seeds=5, steps=8000, eval_every=50, eval_size=512,
-                     lr=1e-3, icl_early=(1, 11), icl_late=(230, 256), n_checkpoints=81),
+                     lr=1e-3, icl_early=(1, 11), icl_late=(230, 256), n_checkpoints=81,
+                     llc_checkpoints=41, llc_chains=4, llc_burnin=200, llc_draws=800,
+                     llc_batch_size=16, llc_samples=4096),
     }
 
     def check(self) -> None:
@@ -99,10 +120,18 @@ class Config(ExperimentConfig):
         require(self.weight_decay >= 0, "weight_decay", self.weight_decay, ">= 0")
         require(self.warmup >= 0, "warmup", self.warmup, "an integer >= 0 (0 = no warm-up)")
         require(2 <= self.n_checkpoints <= 1000, "n_checkpoints", self.n_checkpoints, "2 to 1000")
+        require_llc_settings(self, len(self.checkpoint_steps()))
+        require(self.llc_samples >= 2, "llc_samples", self.llc_samples, "an integer >= 2")
+        require(0 <= self.llc_batch_size <= self.llc_samples, "llc_batch_size", self.llc_batch_size,
+                f"0 (full batch) or an integer from 1 to llc_samples={self.llc_samples}")
         for name in ("icl_early", "icl_late"):
             a_b = getattr(self, name)
             require(len(a_b) == 2 and 0 <= a_b[0] < a_b[1] <= self.seq_len, name, a_b,
                     f"two positions a,b with 0 <= a < b <= seq_len ({self.seq_len})")
+
+    def checkpoint_steps(self) -> list[int]:
+        """The steps whose weights the run keeps (every member; the headline one is returned)."""
+        return np.unique(np.linspace(0, self.steps, self.n_checkpoints).round().astype(int)).tolist()
 
     @property
     def task(self) -> CopyTask:
@@ -185,10 +214,9 @@ def train_models(config: Config, n_layers: int, device: torch.device, desc: str)
     model = build_model(config, n_layers, config.seeds).to(device)
     data = evaluation_data(config, device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    keep = np.unique(np.linspace(0, config.steps, config.n_checkpoints).round().astype(int))
     result = train(model, optimizer, next_token_loss, training_batches(config, device),
                    steps=config.steps, log_every=config.eval_every,
-                   metrics=lambda m: measure(m, data, config), checkpoint_steps=keep.tolist(),
+                   metrics=lambda m: measure(m, data, config), checkpoint_steps=config.checkpoint_steps(),
                    lr_schedule=(lambda step: min(1.0, step / config.warmup)) if config.warmup else None,
                    desc=desc)
     E, n = config.n_seeds, len(result.steps)
@@ -222,9 +250,96 @@ def _train_and_measure(config: Config, device: torch.device) -> Run:
         _, control, _, _ = train_models(config, config.control_layers, device,
                                         f"{config.control_layers}-layer control")
         history.update({f"control_{name}": values for name, values in control.items()})
-    seconds = time.perf_counter() - started
-    summary = _summarize(config, history, device, seconds, deep_seconds)
+    summary = _summarize(config, history, device, time.perf_counter() - started, deep_seconds)
+    if config.llc_checkpoints:
+        llc_history, summary["llc"] = llc_over_steps(config, checkpoints, history, summary, device)
+        history.update(llc_history)
+        summary["seconds"] = round(time.perf_counter() - started, 2)
     return Run(NAME, config.to_dict(), summary, history, checkpoints)
+
+
+def llc_data(config: Config, device: torch.device) -> tuple[torch.Tensor]:
+    """The LLC's dataset: `llc_samples` fixed sequences from the training distribution."""
+    g = torch.Generator().manual_seed(20_000_033 + config.seed)
+    return (config.task.sample(config.llc_samples, g)[0].to(device),)
+
+
+def llc_over_steps(config: Config, checkpoints: dict, history: dict, summary: dict,
+                   device: torch.device) -> tuple[dict, dict]:
+    """λ̂ of the headline seed at `llc_checkpoints` evenly spaced checkpoints, on its training
+    loss (all positions): every chain of every checkpoint is one member of one batched model.
+    Also the change of λ̂ over the plateau before the drop and across the drop."""
+    started = time.perf_counter()
+    data = llc_data(config, device)
+    nbeta = config.llc_nbeta or default_nbeta(config.llc_samples)
+    steps, r = llc_over_training(
+        checkpoints, lambda rows: build_model(config, config.n_layers, [config.seed] * rows),
+        lambda m, batch: next_token_loss(m, batch[0]), data,
+        count=config.llc_checkpoints, chains=config.llc_chains, epsilon=config.llc_epsilon,
+        gamma=config.llc_gamma, nbeta=nbeta, draws=config.llc_draws, burnin=config.llc_burnin,
+        batch_size=config.llc_batch_size or None, seed=config.seed)
+    # nβ (L - L(w*)) at every SGLD step, averaged over chains: the chains' health at a glance
+    excess = r.nbeta[:, None] * (r.traces.mean(axis=1) - r.init_loss[:, None])
+    llc_history = {"llc_step": torch.tensor(steps), "llc_mean": torch.tensor(r.llc_mean),
+                   "llc_std": torch.tensor(r.llc_std), "llc_chains": torch.tensor(r.llc_chains),
+                   "llc_healthy": torch.tensor(r.healthy), "llc_excess_trace": torch.tensor(excess)}
+    return llc_history, {
+        "steps": steps, "mean": r.llc_mean.tolist(), "std": r.llc_std.tolist(),
+        "healthy": r.healthy.tolist(), "n_healthy": int(r.healthy.sum()),
+        "below_init": r.below_init.tolist(), "drift": r.drift.tolist(), "init_loss": r.init_loss.tolist(),
+        "settings": {"chains": config.llc_chains, "burnin": config.llc_burnin, "draws": config.llc_draws,
+                     "epsilon": config.llc_epsilon, "gamma": config.llc_gamma, "nbeta": nbeta,
+                     "batch_size": config.llc_batch_size or config.llc_samples, "n": config.llc_samples},
+        **_llc_windows(history, summary, np.asarray(steps), r),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def _llc_windows(history: dict, summary: dict, steps: np.ndarray, r) -> dict:
+    """Δλ̂ of the headline seed over three windows of LLC checkpoints, each with the standard
+    error of the difference (chain spread / sqrt(chains)) and what the loss and the two heads
+    did meanwhile:
+      plateau: the longest run of checkpoints before the drop (step 0 excluded) over which the
+               loss on all tokens (the LLC's own loss) varies by less than PLATEAU_LLC_CHANGE;
+      sag:     from the plateau's end to the last checkpoint at or before the drop's start;
+      drop:    from there to the first checkpoint at or after the drop's end;
+      after:   from there to the end of training."""
+    if summary.get("drop_start") is None:
+        return {"plateau": None, "sag": None, "across_drop": None, "after_drop": None}
+    log_steps = history["step"].numpy()
+    at = lambda name, step, head=None: float(  # noqa: E731
+        (history[name][:, 0] if head is None else history[name][:, 0, head[0], head[1]])
+        [int(np.argmin(np.abs(log_steps - step)))])
+    prev, prefix = (0, summary["best_prev_token_head"]), (-1, summary["best_prefix_matching_head"])
+    start = int(np.nonzero(steps <= summary["drop_start"])[0][-1])
+    after = np.nonzero(steps >= summary["drop_end"])[0]
+    end = int(after[0]) if len(after) else len(steps) - 1
+    loss = np.array([at("loss", step) for step in steps])
+    flat = (1, 1)
+    for i in range(1, start + 1):
+        for j in range(i + 1, start + 1):
+            if loss[i:j + 1].max() / loss[i:j + 1].min() - 1 >= PLATEAU_LLC_CHANGE:
+                break
+            if j - i > flat[1] - flat[0]:
+                flat = (i, j)
+    se = r.llc_std / np.sqrt(r.llc_chains.shape[1])
+
+    def change(i: int, j: int) -> dict | None:
+        if i >= j:
+            return None
+        delta = float(r.llc_mean[j] - r.llc_mean[i])
+        return {"window": [int(steps[i]), int(steps[j])], "llc": [float(r.llc_mean[i]), float(r.llc_mean[j])],
+                "delta": delta, "sign": int(np.sign(delta)),
+                "delta_se": float(np.hypot(se[i], se[j])), "healthy": bool(r.healthy[i] and r.healthy[j]),
+                "loss_change": float(loss[j] / loss[i] - 1),
+                "loss_repeat_change": at("loss_repeat", steps[j]) / at("loss_repeat", steps[i]) - 1,
+                "prev_token": [at("prev_token", steps[i], prev), at("prev_token", steps[j], prev)],
+                "prefix_matching": [at("prefix_matching", steps[i], prefix),
+                                    at("prefix_matching", steps[j], prefix)]}
+
+    return {"plateau": change(*flat), "sag": change(flat[1], start), "across_drop": change(start, end),
+            "after_drop": change(end, len(steps) - 1),
+            "argmax_step": int(steps[int(np.argmax(r.llc_mean))])}
 
 
 def ablation_losses(model: Transformer, data: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -541,4 +656,41 @@ def plot_ablation(run: Run, member: int = 0):
     ax.set_xticks(x, names)
     ax.set_ylabel("loss on copied tokens")
     ax.legend(fontsize=8)
+    return fig
+
+
+def plot_llc(run: Run):
+    """Top: λ̂ of the headline seed ± its spread over chains (hollow: unhealthy chains);
+    middle: its copied-token and overall loss; bottom: its best heads' scores.  Shaded: the
+    windows over which Δλ̂ is reported (see `_llc_windows`)."""
+    h, s = run.history, run.summary
+    llc = s["llc"]
+    steps = h["step"].numpy()
+    x = np.asarray(llc["steps"])
+    mean, std, healthy = np.asarray(llc["mean"]), np.asarray(llc["std"]), np.asarray(llc["healthy"])
+    fig, axes = plt.subplots(3, 1, figsize=(7.5, 7.0), sharex=True)
+    axes[0].fill_between(x, mean - std, mean + std, color=COLORS["measure"], alpha=0.2, lw=0)
+    axes[0].plot(x, mean, color=COLORS["measure"], lw=1.5, label="λ̂ (mean ± spread over chains)")
+    axes[0].scatter(x[healthy], mean[healthy], color=COLORS["measure"], s=14, zorder=3)
+    axes[0].scatter(x[~healthy], mean[~healthy], facecolor="white", edgecolor=COLORS["measure"], s=20,
+                    zorder=3, label="unhealthy chains")
+    axes[0].set_ylabel("LLC λ̂")
+    axes[1].plot(steps, h["loss_repeat"][:, 0], color=COLORS["task"], label="copied tokens")
+    axes[1].plot(steps, h["loss"][:, 0], color=COLORS["other"], label="all tokens (the LLC's loss)")
+    axes[1].set_ylabel("held-out loss (nats)")
+    prev_head, prefix_head = s["best_prev_token_head"], s["best_prefix_matching_head"]
+    axes[2].plot(steps, h["prev_token"][:, 0, 0, prev_head], color=COLORS["measure"],
+                 label=f"previous-token score, L1H{prev_head}")
+    axes[2].plot(steps, h["prefix_matching"][:, 0, -1, prefix_head], color=COLORS["red"],
+                 label=f"prefix-matching score, L{run.config['n_layers']}H{prefix_head}")
+    axes[2].set_ylabel("attention score")
+    axes[2].set_xlabel("training step")
+    for ax in axes:
+        _shade_drop(ax, s)
+        for window, color in (("plateau", COLORS["sky"]), ("sag", COLORS["yellow"])):
+            if llc.get(window):
+                ax.axvspan(*llc[window]["window"], color=color, alpha=0.2, lw=0)
+        ax.legend(fontsize=8, loc="best")
+    axes[0].set_title(f"seed {s['seed']}; shaded: the flat plateau (blue), the sag (yellow), the drop (grey)",
+                      fontsize=9)
     return fig
