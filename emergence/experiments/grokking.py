@@ -247,7 +247,8 @@ def _llc_over_training(config: Config, checkpoints: dict, x_train: torch.Tensor,
         count=config.llc_checkpoints, chains=config.llc_chains, epsilon=config.llc_epsilon,
         gamma=config.llc_gamma, nbeta=nbeta, draws=config.llc_draws, burnin=config.llc_burnin,
         batch_size=config.llc_batch_size or None, seed=config.seed,
-        mean_loss=True)   # cross-entropy is a mean over samples: L_b(w*) from a table, not a forward pass
+        mean_loss=True,   # cross-entropy is a mean over samples: L_b(w*) from a table, not a forward pass
+        warn=False)       # health is reported per checkpoint (summary, hollow markers), not as a warning
     seconds = time.perf_counter() - started
     # each chain's excess loss nβ (L - L(w*)) at every SGLD step, averaged over chains: the health plot
     excess = r.nbeta[:, None] * (r.traces.mean(axis=1) - r.init_loss[:, None])

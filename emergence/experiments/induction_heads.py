@@ -277,7 +277,8 @@ def llc_over_steps(config: Config, checkpoints: dict, history: dict, summary: di
         lambda m, batch: next_token_loss(m, batch[0]), data,
         count=config.llc_checkpoints, chains=config.llc_chains, epsilon=config.llc_epsilon,
         gamma=config.llc_gamma, nbeta=nbeta, draws=config.llc_draws, burnin=config.llc_burnin,
-        batch_size=config.llc_batch_size or None, seed=config.seed)
+        batch_size=config.llc_batch_size or None, seed=config.seed,
+        warn=False)   # health is reported per checkpoint (summary, hollow markers), not as a warning
     # nβ (L - L(w*)) at every SGLD step, averaged over chains: the chains' health at a glance
     excess = r.nbeta[:, None] * (r.traces.mean(axis=1) - r.init_loss[:, None])
     llc_history = {"llc_step": torch.tensor(steps), "llc_mean": torch.tensor(r.llc_mean),
