@@ -8,7 +8,9 @@ import pytest
 from emergence.cli import main
 
 TINY = ["--set", "p=7", "--set", "epochs=20", "--set", "log_every=5", "--set", "checkpoint_every=10",
-        "--set", "width=8", "--set", "n_seeds=1", "--set", "sweep_weight_decays=0", "--set", "threads=1", "--set", "device=cpu"]
+        "--set", "width=8", "--set", "n_seeds=1", "--set", "sweep_weight_decays=0", "--set", "threads=1", "--set", "device=cpu",
+        # 20 epochs keep 3 checkpoints: the LLC at 2 of them, a few SGLD steps
+        "--set", "llc_checkpoints=2", "--set", "llc_burnin=2", "--set", "llc_draws=4", "--set", "llc_batch_size=16"]
 
 
 def test_list(capsys):

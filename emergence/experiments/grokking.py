@@ -260,7 +260,8 @@ def _llc_over_training(config: Config, checkpoints: dict, x_train: torch.Tensor,
     loss_at = lambda split: np.interp(epochs, history["epoch"].numpy(), history[f"{split}_loss"][:, 0].numpy())  # noqa: E731
     grok = summary["grok_epoch"]
     at_grok = None if grok is None else int(np.argmin(np.abs(epochs - grok)))
-    halving = fastest_fall(epochs[peak:], r.llc_mean[peak:], 0.5)
+    falls = peak < len(steps) - 1          # a peak at the last checkpoint has no fall after it
+    halving = fastest_fall(epochs[peak:], r.llc_mean[peak:], 0.5) if falls else None
     return llc_history, {
         "epochs": steps, "mean": r.llc_mean.tolist(), "std": r.llc_std.tolist(),
         "healthy": r.healthy.tolist(), "below_init": r.below_init.tolist(), "drift": r.drift.tolist(),
@@ -278,7 +279,7 @@ def _llc_over_training(config: Config, checkpoints: dict, x_train: torch.Tensor,
         "spearman_test_loss": _spearman(r.llc_mean, loss_at("test")),
         "spearman_train_loss": _spearman(r.llc_mean, loss_at("train")),
         # where λ̂ has completed half of its fall from the peak, and the fastest halving after it
-        "x50_after_peak": float(x50(epochs, r.llc_mean, start=steps[peak])),
+        "x50_after_peak": float(x50(epochs, r.llc_mean, start=steps[peak])) if falls else None,
         "fastest_halving": None if halving is None else [int(e) for e in halving],
         "seconds": round(seconds, 2),
     }
