@@ -52,6 +52,45 @@ def test_copy_task_places_copies_at_varied_distances():
     assert len(set(starts.tolist())) > 20
 
 
+def test_skip_bigram_background_follows_its_table_and_leaves_the_copy_uniform():
+    task = CopyTask(vocab=20, seq_len=40, copy_min=5, copy_max=12, skip_bigram=3)
+    table = task.skip_bigram_table()
+    assert table.shape == (20, 3) and all(len(set(row.tolist())) == 3 for row in table)
+    tokens, predictable = task.sample(300, torch.Generator().manual_seed(0))
+    segment = torch.zeros_like(tokens, dtype=torch.bool)      # the copy and its source
+    for b in range(len(tokens)):
+        positions = predictable[b].nonzero().flatten()
+        dest, length = int(positions[0]), len(positions) + 1
+        copied = tokens[b, dest:dest + length]
+        sources = [s for s in range(1, dest - length + 1) if torch.equal(tokens[b, s:s + length], copied)]
+        assert sources, f"sequence {b}: the copied segment has no source"
+        segment[b, dest:dest + length] = True
+        segment[b, sources[0]:sources[0] + length] = True
+    follows = torch.zeros_like(segment)
+    for t in range(3, tokens.shape[1]):
+        follows[:, t] = (table[tokens[:, t - 2]] == tokens[:, t, None]).any(1)
+    # background tokens whose token two back is background too: always one of the k allowed
+    background = ~segment
+    background[:, :3] = False
+    background[:, 3:] &= ~segment[:, 1:-2]
+    assert background.sum() > 1000 and follows[background].all()
+    # the segment is uniform: it follows the table about k / vocab = 15 % of the time
+    inside = segment.clone()
+    inside[:, :3] = False
+    assert follows[inside].float().mean() < 0.3
+
+
+def test_skip_bigram_background_is_rejected_out_of_range_or_with_a_periodic_block():
+    with pytest.raises(ValueError, match="skip_bigram=21"):
+        CopyTask(vocab=20, seq_len=40, copy_min=5, copy_max=12, skip_bigram=21)
+    with pytest.raises(ValueError, match="periodic=True"):
+        CopyTask(vocab=20, seq_len=40, copy_min=5, copy_max=12, skip_bigram=3, periodic=True)
+    with pytest.raises(ConfigError, match="skip_bigram"):
+        induction_heads.Config.preset("fast", skip_bigram=4)          # the fast task is periodic
+    with pytest.raises(ConfigError, match="skip_bigram"):
+        induction_heads.Config.preset("fast", periodic=False, skip_bigram=65)
+
+
 def test_copy_task_rejects_a_context_too_short_for_two_copies():
     with pytest.raises(ValueError, match="seq_len=40 is too short"):
         CopyTask(seq_len=40, copy_max=32)

@@ -62,6 +62,8 @@ class Config(ExperimentConfig):
     copy_max: int = 32
     periodic: bool = True         # one block of copy_min..copy_max tokens repeated throughout;
                                   # False: one segment copied once to a random later place
+    skip_bigram: int = 0          # periodic=False only: k > 0 draws the background from k tokens
+                                  # fixed by the token two back (a previous-token head pays alone)
     d_model: int = 64
     n_heads: int = 2
     d_head: int = 32
@@ -109,6 +111,10 @@ class Config(ExperimentConfig):
         require(self.vocab >= 2, "vocab", self.vocab, "an integer >= 2")
         require(1 <= self.copy_min <= self.copy_max, "copy_min/copy_max",
                 (self.copy_min, self.copy_max), "1 <= copy_min <= copy_max")
+        require(0 <= self.skip_bigram <= self.vocab, "skip_bigram", self.skip_bigram,
+                f"0 (uniform background) or 1 to vocab={self.vocab} allowed tokens per row")
+        require(not (self.skip_bigram and self.periodic), "skip_bigram", self.skip_bigram,
+                "0 with periodic=True (a repeated block has no background); set periodic=False")
         require(self.seq_len >= 2 * self.copy_max, "seq_len", self.seq_len,
                 f"at least 2 * copy_max = {2 * self.copy_max} (room for the segment and its copy)")
         for name in ("d_model", "n_heads", "d_head", "batch_size", "steps", "eval_every", "eval_size"):
@@ -135,7 +141,8 @@ class Config(ExperimentConfig):
 
     @property
     def task(self) -> CopyTask:
-        return CopyTask(self.vocab, self.seq_len, self.copy_min, self.copy_max, self.periodic)
+        return CopyTask(self.vocab, self.seq_len, self.copy_min, self.copy_max, self.periodic,
+                        self.skip_bigram)
 
     @property
     def seeds(self) -> list[int]:

@@ -7,6 +7,12 @@ inside it, the next token is predictable only by finding the earlier occurrence 
 current token and reading what followed it ([A][B] ... [A] -> [B]).  Both the length of the
 copy and the gap before it vary, so no positional rule can locate the source.
 
+With `skip_bigram = k > 0` the background is not uniform: every token outside the copy is
+drawn uniformly from k tokens fixed by the token two places before it (one random table for
+all sequences).  That statistic is readable only by a head that attends to the previous
+token, so a previous-token head pays for itself before any induction head exists, as it does
+in natural text.  The copied segment itself stays uniform, so the chain never predicts it.
+
 Token ids 0..vocab-1 are the random tokens; id `vocab` is BOS (so a model needs vocab + 1
 embeddings).  BOS gives heads a place to park attention when they have nothing to do;
 Olsson et al. (2022, footnote 31) found scores anomalously low without it.
@@ -15,6 +21,7 @@ Olsson et al. (2022, footnote 31) found scores anomalously low without it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import torch
 
@@ -26,6 +33,7 @@ class CopyTask:
     copy_min: int = 16
     copy_max: int = 32
     periodic: bool = False     # True: the whole sequence is one block of length copy_min..copy_max, repeated
+    skip_bigram: int = 0       # k > 0: the background follows a fixed table keyed by the token two back (see above)
 
     def __post_init__(self):
         if not 2 <= self.vocab:
@@ -33,6 +41,12 @@ class CopyTask:
         if not 1 <= self.copy_min <= self.copy_max:
             raise ValueError(f"copy_min={self.copy_min}, copy_max={self.copy_max} are not allowed: "
                              "need 1 <= copy_min <= copy_max")
+        if not 0 <= self.skip_bigram <= self.vocab:
+            raise ValueError(f"skip_bigram={self.skip_bigram} is not allowed: 0 (uniform background) "
+                             f"or the number of allowed tokens per row, 1 to vocab={self.vocab}")
+        if self.skip_bigram and self.periodic:
+            raise ValueError("skip_bigram > 0 is not allowed with periodic=True: a repeated block "
+                             "has no background; use the segment task (periodic=False)")
         if 2 * self.copy_max > self.seq_len:
             raise ValueError(f"seq_len={self.seq_len} is too short for two copies of up to "
                              f"copy_max={self.copy_max} tokens: need >= {2 * self.copy_max}")
@@ -68,6 +82,9 @@ class CopyTask:
         T, g = self.seq_len + 1, generator
         tokens = torch.randint(0, self.vocab, (batch, T), generator=g)
         tokens[:, 0] = self.bos
+        uniform = tokens
+        if self.skip_bigram:
+            tokens = self._skip_bigram_background(uniform, g)
         length = torch.randint(self.copy_min, self.copy_max + 1, (batch,), generator=g)
         # source start s in [1, T - 2L], destination d in [s + L, T - L]: drawn as fractions
         # of the room left, so every placement that fits can occur.
@@ -79,10 +96,32 @@ class CopyTask:
         rows = torch.arange(batch)[:, None].expand(-1, self.copy_max)[inside]
         src = (source[:, None] + offsets[None, :])[inside]
         dst = (dest[:, None] + offsets[None, :])[inside]
+        tokens[rows, src] = uniform[rows, src]       # the segment is uniform on either background
         tokens[rows, dst] = tokens[rows, src]
         position = torch.arange(T - 1)[None, :]
         predictable = (position >= dest[:, None]) & (position <= dest[:, None] + length[:, None] - 2)
         return tokens, predictable
+
+
+    def skip_bigram_table(self) -> torch.Tensor:
+        """(vocab, skip_bigram): the tokens allowed after [A][x] for each A; shared by every
+        sequence and seed, like the statistics of one language."""
+        return _skip_bigram_table(self.vocab, self.skip_bigram)
+
+    def _skip_bigram_background(self, uniform: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        """Tokens 1 and 2 as drawn; from token 3 on, token t is a uniform pick among the
+        table's row for token t - 2."""
+        tokens, table = uniform.clone(), self.skip_bigram_table()
+        pick = torch.randint(0, self.skip_bigram, tokens.shape, generator=g)
+        for t in range(3, tokens.shape[1]):
+            tokens[:, t] = table[tokens[:, t - 2], pick[:, t]]
+        return tokens
+
+
+@lru_cache(maxsize=8)
+def _skip_bigram_table(vocab: int, k: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(0)
+    return torch.stack([torch.randperm(vocab, generator=g)[:k] for _ in range(vocab)])
 
 
 def repeated_random_tokens(batch: int, block: int, repeats: int, vocab: int,
