@@ -80,15 +80,25 @@ def test_skip_bigram_background_follows_its_table_and_leaves_the_copy_uniform():
     assert follows[inside].float().mean() < 0.3
 
 
-def test_skip_bigram_background_is_rejected_out_of_range_or_with_a_periodic_block():
+def test_periodic_skip_bigram_block_follows_the_table_and_repeats():
+    task = CopyTask(vocab=20, seq_len=40, copy_min=4, copy_max=12, periodic=True, skip_bigram=3)
+    table = task.skip_bigram_table()
+    tokens, predictable = task.sample(200, torch.Generator().manual_seed(3))
+    for b in range(200):
+        period = int(predictable[b].float().argmax()) - 1
+        block = tokens[b, 1:1 + period]
+        assert torch.equal(tokens[b, 1 + period:], tokens[b, 1:41 - period])   # still periodic
+        # inside the block, token t is one of the k allowed after the token two back
+        assert all(block[t] in table[block[t - 2]] for t in range(2, period))
+
+
+def test_skip_bigram_background_is_rejected_out_of_range():
     with pytest.raises(ValueError, match="skip_bigram=21"):
         CopyTask(vocab=20, seq_len=40, copy_min=5, copy_max=12, skip_bigram=21)
-    with pytest.raises(ValueError, match="periodic=True"):
-        CopyTask(vocab=20, seq_len=40, copy_min=5, copy_max=12, skip_bigram=3, periodic=True)
     with pytest.raises(ConfigError, match="skip_bigram"):
-        induction_heads.Config.preset("fast", skip_bigram=4)          # the fast task is periodic
+        induction_heads.Config.preset("fast", skip_bigram=65)
     with pytest.raises(ConfigError, match="skip_bigram"):
-        induction_heads.Config.preset("fast", periodic=False, skip_bigram=65)
+        induction_heads.Config.preset("fast", skip_bigram=-1)
 
 
 def test_copy_task_rejects_a_context_too_short_for_two_copies():
@@ -267,6 +277,10 @@ def test_induction_head_ends_strong(run):
         assert s["prefix_matching_final"] >= 0.4, s
 
 
+@pytest.mark.xfail(strict=True, reason="not met in seed 2 of 3: its drop window (the shortest halving "
+                   "with a plateau before it) starts one evaluation into the fall, where the prefix-"
+                   "matching score is already 0.33 (0.07-0.09 on the plateau), so it rises 2.9x across "
+                   "the window, not 3x (seeds 0 and 1: 7.0x and 3.7x; every seed ends at 0.82-0.85)")
 def test_prefix_matching_triples_across_the_drop(run):
     for s in run.summary["seeds"]:
         assert s["prefix_matching_after"] >= 3 * s["prefix_matching_before"], s
@@ -274,20 +288,24 @@ def test_prefix_matching_triples_across_the_drop(run):
 
 def test_previous_token_head_has_formed_by_the_drops_midpoint(run):
     for s in run.summary["seeds"]:
-        assert s["prev_token_gain_by_midpoint"] >= 3, s
-        assert s["prev_token_final"] >= 0.4, s
+        # the issue's thresholds are x3 and 0.4; this run clears them easily (x6.9-10, 0.79-0.84),
+        # so they are raised as the issue asks
+        assert s["prev_token_gain_by_midpoint"] >= 5, s
+        assert s["prev_token_final"] >= 0.6, s
+
+
+def test_previous_token_head_forms_first_while_the_copied_token_loss_barely_moves(run):
+    for s in run.summary["seeds"]:
+        # onset: the first evaluation at twice the initial score
+        assert s["prev_token_doubled"] + 50 <= s["prefix_matching_doubled"] <= s["drop_end"], s
+        assert s["prev_token_doubled"] < s["drop_start"], s
+        assert s["loss_repeat_when_prev_token_doubled"] >= 0.95, s     # still within 5 % of chance
 
 
 def test_one_layer_control_shows_no_drop(run):
     assert run.summary["control"] and not run.summary["control_any_drop"]
 
 
-@pytest.mark.xfail(strict=True, reason="not reproduced: both layer-2 heads become induction heads and "
-                   "share the work; zeroing the best one raises the copied-token loss 0.33-0.41 -> "
-                   "0.86-1.04 nats, 15-22 % of the drop (the other layer-2 head: 22-31 %; zeroing "
-                   "both: 4.8 nats, past chance). "
-                   "With 1 head per layer the ablation passes (139-144 %) but the previous-token "
-                   "criteria fail (gain 2.5-3.2x, final 0.35-0.42 at 1500 steps); see issue 4")
 def test_ablating_the_induction_head_undoes_most_of_the_drop(run):
     for s in run.summary["seeds"]:
         assert s["ablation_share_of_drop"] >= 0.5, s
@@ -318,11 +336,11 @@ def test_llc_rises_across_the_drop(run):
     assert drop["delta"] > 3 * drop["delta_se"] and drop["delta"] > 0, drop
 
 
-@pytest.mark.xfail(strict=True, reason="not reproduced: in this toy no previous-token head forms "
-                   "while the loss is flat. Over the flat plateau (loss within 2 %, steps 60 to "
-                   "240-300) the previous-token score stays at 0.05-0.06 and λ̂ rises slightly "
-                   "(+1.4 to +2.1 in the three seeds, gamma 300), instead of falling as in "
-                   "Hoogland et al.'s language model; both heads form together at the drop")
+@pytest.mark.xfail(strict=True, reason="not reproduced: the previous-token head now starts to form on "
+                   "the flat plateau (score 0.05 -> 0.12 over steps 75-300, loss within 1 %), but λ̂ "
+                   "does not fall there (+0.3 ± 0.7), and it rises (14 -> 24) over the next 150 steps "
+                   "as the head sharpens to 0.33 with the loss 5 % lower; Hoogland et al.'s language "
+                   "model showed a fall in this stage")
 def test_llc_falls_while_the_previous_token_head_forms_on_a_flat_loss(run):
     plateau = run.summary["llc"]["plateau"]
     assert abs(plateau["loss_change"]) < 0.02, plateau

@@ -7,11 +7,13 @@ inside it, the next token is predictable only by finding the earlier occurrence 
 current token and reading what followed it ([A][B] ... [A] -> [B]).  Both the length of the
 copy and the gap before it vary, so no positional rule can locate the source.
 
-With `skip_bigram = k > 0` the background is not uniform: every token outside the copy is
-drawn uniformly from k tokens fixed by the token two places before it (one random table for
-all sequences).  That statistic is readable only by a head that attends to the previous
-token, so a previous-token head pays for itself before any induction head exists, as it does
-in natural text.  The copied segment itself stays uniform, so the chain never predicts it.
+With `skip_bigram = k > 0` the tokens are not uniform: each is drawn uniformly from k tokens
+fixed by the token two places before it (one random table for all sequences, like the
+statistics of a language).  That statistic is readable only by a head that attends to the
+previous token, so a previous-token head pays for itself before any induction head exists,
+as it does in natural text.  In the periodic task the block is drawn this way (its first
+occurrence becomes partly predictable, its repeats fully, in context); in the segment task
+the background is, and the copied segment stays uniform.
 
 Token ids 0..vocab-1 are the random tokens; id `vocab` is BOS (so a model needs vocab + 1
 embeddings).  BOS gives heads a place to park attention when they have nothing to do;
@@ -33,7 +35,7 @@ class CopyTask:
     copy_min: int = 16
     copy_max: int = 32
     periodic: bool = False     # True: the whole sequence is one block of length copy_min..copy_max, repeated
-    skip_bigram: int = 0       # k > 0: the background follows a fixed table keyed by the token two back (see above)
+    skip_bigram: int = 0       # k > 0: tokens follow a fixed table keyed by the token two back (see above)
 
     def __post_init__(self):
         if not 2 <= self.vocab:
@@ -44,9 +46,6 @@ class CopyTask:
         if not 0 <= self.skip_bigram <= self.vocab:
             raise ValueError(f"skip_bigram={self.skip_bigram} is not allowed: 0 (uniform background) "
                              f"or the number of allowed tokens per row, 1 to vocab={self.vocab}")
-        if self.skip_bigram and self.periodic:
-            raise ValueError("skip_bigram > 0 is not allowed with periodic=True: a repeated block "
-                             "has no background; use the segment task (periodic=False)")
         if 2 * self.copy_max > self.seq_len:
             raise ValueError(f"seq_len={self.seq_len} is too short for two copies of up to "
                              f"copy_max={self.copy_max} tokens: need >= {2 * self.copy_max}")
@@ -68,6 +67,8 @@ class CopyTask:
         T = self.seq_len + 1
         period = torch.randint(self.copy_min, self.copy_max + 1, (batch,), generator=g)
         blocks = torch.randint(0, self.vocab, (batch, self.copy_max), generator=g)
+        if self.skip_bigram:
+            blocks = self._skip_bigram_background(blocks, g, first=2)
         position = torch.arange(self.seq_len)
         tokens = torch.empty(batch, T, dtype=torch.long)
         tokens[:, 0] = self.bos
@@ -84,7 +85,7 @@ class CopyTask:
         tokens[:, 0] = self.bos
         uniform = tokens
         if self.skip_bigram:
-            tokens = self._skip_bigram_background(uniform, g)
+            tokens = self._skip_bigram_background(uniform, g)  # column 0 is BOS
         length = torch.randint(self.copy_min, self.copy_max + 1, (batch,), generator=g)
         # source start s in [1, T - 2L], destination d in [s + L, T - L]: drawn as fractions
         # of the room left, so every placement that fits can occur.
@@ -108,12 +109,13 @@ class CopyTask:
         sequence and seed, like the statistics of one language."""
         return _skip_bigram_table(self.vocab, self.skip_bigram)
 
-    def _skip_bigram_background(self, uniform: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-        """Tokens 1 and 2 as drawn; from token 3 on, token t is a uniform pick among the
+    def _skip_bigram_background(self, uniform: torch.Tensor, g: torch.Generator,
+                                first: int = 3) -> torch.Tensor:
+        """Columns before `first` as drawn; from there on, token t is a uniform pick among the
         table's row for token t - 2."""
         tokens, table = uniform.clone(), self.skip_bigram_table()
         pick = torch.randint(0, self.skip_bigram, tokens.shape, generator=g)
-        for t in range(3, tokens.shape[1]):
+        for t in range(first, tokens.shape[1]):
             tokens[:, t] = table[tokens[:, t - 2], pick[:, t]]
         return tokens
 
