@@ -65,7 +65,7 @@ class Config(ExperimentConfig):
     skip_bigram: int = 8          # k > 0: each random token is one of k fixed by the token two
                                   # back, which a previous-token head alone can read; 0 = uniform
     d_model: int = 64
-    n_heads: int = 1              # one head per layer: one induction head, whose ablation shows
+    n_heads: int = 1              # one head per layer: a single induction head, so ablating it tells
     d_head: int = 32
     d_mlp: int = 0                # 0 = attention-only; > 0 adds an MLP to every block
     layer_norm: bool = True
