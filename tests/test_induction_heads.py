@@ -277,13 +277,14 @@ def test_induction_head_ends_strong(run):
         assert s["prefix_matching_final"] >= 0.4, s
 
 
-@pytest.mark.xfail(strict=True, reason="not met in seed 2 of 3: its drop window (the shortest halving "
-                   "with a plateau before it) starts one evaluation into the fall, where the prefix-"
-                   "matching score is already 0.33 (0.07-0.09 on the plateau), so it rises 2.9x across "
-                   "the window, not 3x (seeds 0 and 1: 7.0x and 3.7x; every seed ends at 0.82-0.85)")
 def test_prefix_matching_triples_across_the_drop(run):
     for s in run.summary["seeds"]:
-        assert s["prefix_matching_after"] >= 3 * s["prefix_matching_before"], s
+        # before: the last evaluation still at chance, as for the ICL score.  (At the drop
+        # window's first evaluation, already inside the fall, seed 2 reads 0.33 -> 0.95, 2.9x;
+        # that reading moves with the logging grid: seed 1 reads 0.26 every 25 steps, 0.40
+        # every 10.)  The issue asks for x3; seeds 0-5 rise x7.2-14, so it is raised to x5.
+        assert s["step_before_drop"] is not None, s
+        assert s["prefix_matching_after"] >= 5 * s["prefix_matching_before"], s
 
 
 def test_previous_token_head_has_formed_by_the_drops_midpoint(run):

@@ -459,6 +459,7 @@ def _member_summary(config: Config, history: dict, e: int) -> dict:
     midpoint = first_crossing(steps[steps >= start], repeat[steps >= start],
                               (level + float(repeat[-1])) / 2, above=False)
     plateau = stable_before(steps, repeat, start, PLATEAU_CHANGE)
+    before = _last_at_chance(steps, repeat, config.vocab, start)
     ablation = history["ablation"][e, -1, prefix_head, 0].item()
     ablation_last_layer = history["ablation_last_layer"][e].item()
     return {
@@ -468,12 +469,16 @@ def _member_summary(config: Config, history: dict, e: int) -> dict:
         "plateau_steps_before_drop": int(plateau),
         "plateau_then_drop": drop is not None,
         "loss_repeat_at_drop_start": level,
-        # before: the last log at which the copied-token loss was still at chance (within 5 %)
-        "icl_score_before": _at(steps, icl, _last_at_chance(steps, repeat, config.vocab, start)),
+        # before the drop: the last log at which the copied-token loss was still at chance
+        # (within 5 %).  The drop's start is a worse "before": the shortest halving begins
+        # inside the fall, later the finer the log, and the scores there are already moving.
+        "step_before_drop": before,
+        "icl_score_before": _at(steps, icl, before),
         "icl_score_at_drop_start": _at(steps, icl, start),
         "prev_token_at_midpoint": _at(steps, prev, midpoint),
         "prev_token_gain_by_midpoint": _at(steps, prev, midpoint) / max(float(prev[0]), 1e-6),
-        "prefix_matching_before": _at(steps, prefix, start),
+        "prefix_matching_before": _at(steps, prefix, before),
+        "prefix_matching_at_drop_start": _at(steps, prefix, start),
         "prefix_matching_after": _at(steps, prefix, end),
         # which forms first: the step each score completes half of its change ...
         "prev_token_x50": x50(steps, prev), "prefix_matching_x50": x50(steps, prefix),
