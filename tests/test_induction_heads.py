@@ -188,6 +188,28 @@ def test_frozen_pattern_ablation_of_the_last_layer_is_exact_and_of_layer_one_kee
     assert not torch.allclose(ablate_head(model, tokens, 0, 0, True), ablate_head(model, tokens, 0, 0, False))
 
 
+def test_evaluating_in_chunks_changes_no_measure(monkeypatch):
+    # the `full` batch is evaluated a few sequences at a time to bound memory; the numbers
+    # must be those of one pass over the whole batch
+    config = induction_heads.Config.preset("fast", vocab=10, seq_len=11, copy_min=2, copy_max=5,
+                                           n_heads=2, eval_size=7, n_seeds=2, icl_early=(1, 3),
+                                           icl_late=(8, 11))
+    model = induction_heads.build_model(config, 2, config.seeds)
+    data = induction_heads.evaluation_data(config, torch.device("cpu"))
+    whole = (induction_heads.measure(model, data, config), induction_heads.ablation_losses(model, data),
+             induction_heads.last_layer_ablation_loss(model, data))
+    one_sequence = 4 * 2 * 2 * 12 * 12   # bytes of one sequence's patterns: chunks of 1 and 2
+    for chunk_bytes in (one_sequence, 2 * one_sequence):
+        monkeypatch.setattr(induction_heads, "EVAL_CHUNK_BYTES", chunk_bytes)
+        assert len(induction_heads.eval_chunks(model, data["tokens"])) == math.ceil(7 * one_sequence / chunk_bytes)
+        chunked = (induction_heads.measure(model, data, config), induction_heads.ablation_losses(model, data),
+                   induction_heads.last_layer_ablation_loss(model, data))
+        for name in whole[0]:
+            assert torch.allclose(chunked[0][name], whole[0][name], atol=1e-5), name
+        assert torch.allclose(chunked[1], whole[1], atol=1e-5)
+        assert torch.allclose(chunked[2], whole[2], atol=1e-5)
+
+
 def test_fastest_fall_and_stable_before():
     steps = [0, 10, 20, 30, 40, 50, 60]
     values = [4.6, 4.2, 4.15, 4.1, 3.0, 1.5, 1.2]

@@ -186,15 +186,32 @@ def evaluation_data(config: Config, device: torch.device) -> dict[str, torch.Ten
             "probe": probe.to(device)}
 
 
+EVAL_CHUNK_BYTES = 2 ** 28   # one layer's attention patterns held at once while evaluating
+
+
+def eval_chunks(model: Transformer, tokens: torch.Tensor) -> list[torch.Tensor]:
+    """The held-out sequences in chunks whose attention patterns (E, b, H, T, T) stay within
+    EVAL_CHUNK_BYTES: the `full` batch at once would hold ~20 GB of patterns."""
+    E, H, T = model.n_models, model.cfg.n_heads, tokens.shape[-1]
+    size = max(1, EVAL_CHUNK_BYTES // (4 * E * H * T * T))
+    return list(tokens.split(size))
+
+
 def measure(model: Transformer, data: dict[str, torch.Tensor], config: Config) -> dict[str, torch.Tensor]:
     """Everything logged during training, for every member.  Per-position and per-head
     values are flattened to (E * ...,) for the training loop and reshaped afterwards."""
     tokens, predictable = data["tokens"], data["predictable"]
-    logits, cache = model.run_with_cache(tokens)
-    loss = per_position_loss(logits, tokens)                         # (E, B, T)
-    _, probe_cache = model.run_with_cache(data["probe"])
     layers = range(model.cfg.n_layers)
-    patterns = [cache[f"blocks.{l}.attn.hook_pattern"] for l in layers]
+    losses, prev_token = [], 0
+    for chunk in eval_chunks(model, tokens):
+        logits, cache = model.run_with_cache(chunk)
+        losses.append(per_position_loss(logits, chunk))
+        # the score is a mean over sequences: weight each chunk by its share of them
+        prev_token = prev_token + len(chunk) / len(tokens) * torch.stack(
+            [previous_token_score(cache[f"blocks.{l}.attn.hook_pattern"]) for l in layers], 1)
+        del logits, cache
+    loss = torch.cat(losses, 1)                                      # (E, B, T)
+    _, probe_cache = model.run_with_cache(data["probe"])
     W_E, W_U = model.embed.W_E, model.unembed.W_U
     return {
         "loss": loss.mean((1, 2)),
@@ -202,7 +219,7 @@ def measure(model: Transformer, data: dict[str, torch.Tensor], config: Config) -
         "loss_other": masked_mean(loss, ~predictable),
         "icl_score": icl_score(loss, config.icl_early, config.icl_late),
         "position_loss": loss.mean(1).flatten(),
-        "prev_token": torch.stack([previous_token_score(p) for p in patterns], 1).flatten(),
+        "prev_token": prev_token.flatten(),
         "prefix_matching": torch.stack(
             [prefix_matching_score(probe_cache[f"blocks.{l}.attn.hook_pattern"], data["probe"])
              for l in layers], 1).flatten(),
@@ -354,14 +371,17 @@ def ablation_losses(model: Transformer, data: dict[str, torch.Tensor]) -> torch.
     """In-context loss (on the predictable positions) with each head zeroed:
     (E, n_layers, n_heads, 2); the last axis is [patterns frozen, patterns free]."""
     tokens, predictable = data["tokens"], data["predictable"]
-    out = torch.zeros(model.n_models, model.cfg.n_layers, model.cfg.n_heads, 2)
-    _, clean = model.run_with_cache(tokens)
-    for layer in range(model.cfg.n_layers):
-        for head in range(model.cfg.n_heads):
-            for k, frozen in enumerate((True, False)):
-                logits = ablate_head(model, tokens, layer, head, freeze_patterns=frozen,
-                                     clean_cache=clean)
-                out[:, layer, head, k] = masked_mean(per_position_loss(logits, tokens), predictable).cpu()
+    L, H = model.cfg.n_layers, model.cfg.n_heads
+    losses = {(layer, head, k): [] for layer in range(L) for head in range(H) for k in range(2)}
+    for chunk in eval_chunks(model, tokens):
+        _, clean = model.run_with_cache(chunk)
+        for layer, head, k in losses:
+            logits = ablate_head(model, chunk, layer, head, freeze_patterns=k == 0, clean_cache=clean)
+            losses[layer, head, k].append(per_position_loss(logits, chunk))
+        del clean
+    out = torch.zeros(model.n_models, L, H, 2)
+    for (layer, head, k), parts in losses.items():
+        out[:, layer, head, k] = masked_mean(torch.cat(parts, 1), predictable).cpu()
     return out
 
 
@@ -371,8 +391,9 @@ def last_layer_ablation_loss(model: Transformer, data: dict[str, torch.Tensor]) 
     tokens, predictable = data["tokens"], data["predictable"]
     hooks = {f"blocks.{model.cfg.n_layers - 1}.attn.hook_z": torch.zeros_like}
     with torch.no_grad():
-        logits = model(tokens, hooks=hooks)
-    return masked_mean(per_position_loss(logits, tokens), predictable).cpu()
+        loss = torch.cat([per_position_loss(model(chunk, hooks=hooks), chunk)
+                          for chunk in eval_chunks(model, tokens)], 1)
+    return masked_mean(loss, predictable).cpu()
 
 
 def attention_frames(config: Config, checkpoints: dict, device: torch.device) -> dict:
