@@ -193,7 +193,8 @@ def eval_chunks(model: Transformer, tokens: torch.Tensor) -> list[torch.Tensor]:
     """The held-out sequences in chunks whose attention patterns (E, b, H, T, T) stay within
     EVAL_CHUNK_BYTES: the `full` batch at once would hold ~20 GB of patterns."""
     E, H, T = model.n_models, model.cfg.n_heads, tokens.shape[-1]
-    size = max(1, EVAL_CHUNK_BYTES // (4 * E * H * T * T))
+    per_sequence = E * H * T * T * model.embed.W_E.element_size()
+    size = max(1, EVAL_CHUNK_BYTES // per_sequence)
     return list(tokens.split(size))
 
 
