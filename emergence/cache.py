@@ -1,6 +1,7 @@
 """A content-addressed run cache shared by notebooks, the CLI, nbval and the book build.
 
-key = sha256(experiment, config, package version and source, torch version, device type).
+key = sha256(experiment, config, package version and source, torch version, device type, and on a
+CPU the thread count and the kernel dispatch).
 An entry is a folder <cache>/<name>/<key>/ with run.json, history.pt, checkpoints.pt and a
 manifest.json (the key and a sha256 of each file), written to a temporary folder first and
 renamed into place, so a crash never leaves half an entry.  A corrupt or foreign entry is
@@ -64,6 +65,8 @@ def run_key(name: str, config: dict, device_type: str) -> str:
         "matmul_precision": torch.get_float32_matmul_precision(),
         # the CPU thread count changes summation order, and with it a trajectory
         "threads": torch.get_num_threads() if device_type == "cpu" else None,
+        # so do the CPU's vector kernels (AVX-512, AVX2, or plain C++ under ATEN_CPU_CAPABILITY)
+        "cpu_capability": torch.backends.cpu.get_cpu_capability() if device_type == "cpu" else None,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
 

@@ -5,9 +5,16 @@ Figures have an explicit white background so they stay legible in the site's dar
 
 from __future__ import annotations
 
+import base64
+import html
+import io
+import json
+import uuid
+
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
+from PIL import Image
 
 # Colour-blind-safe palette (Okabe & Ito).
 COLORS = {"task": "#0072B2", "train": "#E69F00", "measure": "#009E73", "other": "#CC79A7",
@@ -53,26 +60,79 @@ def small_multiples(n: int, ncols: int = 4, size: float = 2.6):
     return fig, flat[:n]
 
 
-def frame_slider(draw, count: int, label: str = "checkpoint", dpi: int = 60):
-    """An ipywidgets slider over `count` frames, frame i drawn once by `draw(i) -> Figure`.
+class FrameSlider:
+    """A slider over pre-rendered frames as one self-contained piece of HTML (see frame_slider)."""
 
-    The frames are stored as small PNGs and switched in the browser (a jslink between the
-    slider and a Stack), so moving the slider never waits for Python.  For Jupyter only: the
-    published site hides this output (cell tag `remove-output`) and shows a static figure of
-    the same frames instead.
+    def __init__(self, html: str, count: int):
+        self.html, self.count = html, count
+
+    def _repr_html_(self) -> str:   # what Jupyter, Colab and myst-nb display
+        return self.html
+
+    def __repr__(self) -> str:
+        return f"FrameSlider({self.count} frames, {len(self.html) / 1e3:.0f} kB of HTML)"
+
+
+SLIDER_TEMPLATE = """\
+<div id="{id}" class="frame-slider">
+  <label style="font: 13px sans-serif">{label}
+    <input type="range" min="0" max="{last}" step="1" value="{start}" style="width: 320px; vertical-align: middle">
+    <output>{text}</output>
+  </label><br>
+  <img src="{src}" alt="{label} {text}">
+</div>
+<script>
+(function () {{
+  const root = document.getElementById("{id}");
+  const frames = {frames};
+  const texts = {texts};
+  const [slider, shown, image] = ["input", "output", "img"].map(tag => root.querySelector(tag));
+  slider.addEventListener("input", () => {{
+    const i = slider.valueAsNumber;
+    image.src = frames[i];
+    shown.textContent = image.alt = texts[i];
+  }});
+}})();
+</script>
+"""
+
+
+def frame_slider(draw, count: int, label: str = "checkpoint", dpi: int = 60, *,
+                 values=None, start: int = 0) -> FrameSlider:
+    """A slider over `count` frames, frame i drawn once by `draw(i) -> Figure`.
+
+    Each frame is saved once as a small PNG and embedded (base64) in one piece of HTML: a range
+    input and a few lines of JavaScript that swap the image.  No kernel, no ipywidgets and no
+    external script, so the same output works in Jupyter, in Colab (which ships ipywidgets 7)
+    and on the static site, offline.  Without JavaScript (an untrusted notebook) frame `start`
+    still shows.  `values[i]` is what the slider shows for frame i (default: i).
     """
-    import io
-
-    import ipywidgets as widgets
+    if not isinstance(count, (int, np.integer)) or count < 1:
+        raise ValueError(f"frame_slider: count={count!r} is not allowed: a positive number of frames")
+    values = list(range(count)) if values is None else list(values)
+    if len(values) != count:
+        raise ValueError(f"frame_slider: values has {len(values)} entries, not count={count}")
+    if not 0 <= start < count:
+        raise ValueError(f"frame_slider: start={start!r} is not allowed: 0 to count - 1 = {count - 1}")
 
     def png(i):
         fig = draw(i)
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=dpi)
-        plt.close(fig)
-        return widgets.Image(value=buffer.getvalue(), format="png")
+        plt.close(fig)   # or the notebook would also show every frame as a figure
+        # A palette of 256 colours looks the same (a figure has few) and halves the bytes.
+        image = Image.open(buffer).convert("RGB").quantize(256)
+        buffer = io.BytesIO()
+        image.save(buffer, format="png", optimize=True)
+        return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
-    frames = widgets.Stack([png(i) for i in range(count)], selected_index=0)
-    slider = widgets.IntSlider(value=0, min=0, max=count - 1, description=label)
-    widgets.jslink((slider, "value"), (frames, "selected_index"))
-    return widgets.VBox([slider, frames])
+    def literal(x):   # a JavaScript literal; "</" escaped so that no text can end the script
+        return json.dumps(x).replace("</", "<\\/")
+
+    frames = [png(i) for i in range(count)]
+    texts = [str(v) for v in values]
+    page = SLIDER_TEMPLATE.format(
+        id=f"frame-slider-{uuid.uuid4().hex}",   # unique, so two sliders on one page never clash
+        label=html.escape(label), last=count - 1, start=start, text=html.escape(texts[start]),
+        src=frames[start], frames=literal(frames), texts=literal(texts))
+    return FrameSlider(page, count)

@@ -27,15 +27,22 @@ from tqdm.auto import tqdm
 Metrics = Callable[[nn.Module], dict[str, torch.Tensor]]
 
 
-def resolve_device(device: str = "auto") -> torch.device:
-    """'auto' picks CUDA, then Apple MPS, then the CPU."""
-    if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    return torch.device(device)
+def mps_available() -> bool:
+    """Whether Apple's Metal (MPS) GPU can be used here."""
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps and mps.is_available())
+
+
+def resolve_device(device: str = "auto", *, needs_float64: bool = False) -> torch.device:
+    """'auto' picks CUDA, then Apple MPS, then the CPU; never MPS for a computation that
+    `needs_float64`, since MPS has no float64 (it would fail, not round)."""
+    if device != "auto":
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if mps_available() and not needs_float64:
+        return torch.device("mps")
+    return torch.device("cpu")
 
 
 @contextmanager

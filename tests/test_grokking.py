@@ -3,73 +3,101 @@ build and nbval reuse it)."""
 
 import numpy as np
 import pytest
+import torch
 
+from acceptance import chapter_run, check, difference, fast, ratio
 from emergence.experiments import ConfigError, grokking
 
 
 @pytest.fixture(scope="module")
 def run():
-    return grokking.run(grokking.Config.preset("fast"))
+    return chapter_run(grokking)
 
 
 def test_summary_has_the_documented_keys(run):
     for key in ("memorize_epoch", "grok_epoch", "test_acc_at_memorize", "final_train_acc",
                 "final_test_acc", "seconds", "device", "config", "lag", "x50"):
         assert key in run.summary
-    assert run.summary["config"] == grokking.Config.preset("fast").to_dict()
+    assert run.summary["config"] == fast(grokking.Config).to_dict()
 
 
 def test_memorisation_comes_first_with_test_accuracy_low(run):
     for seed in run.summary["seeds"]:          # every headline seed, not only the first
-        assert seed["memorize_epoch"] is not None
-        assert seed["test_acc_at_memorize"] <= 0.60, seed
+        check("test accuracy at memorisation", seed["test_acc_at_memorize"], "<=", 0.60, seed=seed["seed"])
 
 
 def test_grokking_comes_at_least_four_times_later(run):
     for seed in run.summary["seeds"]:
-        assert seed["grok_epoch"] is not None, f"seed {seed['seed']} did not grok within the budget"
-        assert seed["grok_epoch"] >= 4 * seed["memorize_epoch"], seed
-    assert run.summary["final_test_acc"] >= 0.95
+        check("grokking epoch / memorisation epoch", ratio(seed["grok_epoch"], seed["memorize_epoch"]), ">=", 4,
+              seed=seed["seed"])
+        check("final test accuracy", seed["final_test_acc"], ">=", 0.95, seed=seed["seed"])
 
 
 def test_a_progress_measure_moves_before_test_accuracy(run):
-    s = run.summary
+    """On the first seed: x50 of the restricted loss or the Fourier sparsity over the whole run
+    (the issue's criterion), the restricted loss's x50 of its change still to come after
+    memorisation (much of its first drop happens during memorisation itself), and the excluded
+    loss, which only rises after memorisation, all come before test accuracy reaches 50 %."""
+    s, seed = run.summary, run.summary["seeds"][0]["seed"]
     half_way = s["test_acc_50_epoch"]
-    assert half_way is not None
-    # the issue's criterion: x50 over the whole run, for restricted loss or Fourier sparsity
-    leaders = {name: s["x50"][name] for name in ("restricted_loss", "fourier_gini")
-               if s["x50"][name] < half_way}
-    assert leaders, f"no measure reached x50 before test acc 50 % (epoch {half_way}): {s['x50']}"
-    # stricter: much of the restricted loss's first drop happens during memorisation itself,
-    # so also require it to complete half of its REMAINING change during the plateau
-    assert s["memorize_epoch"] < s["x50_after_memorization"]["restricted_loss"] < half_way, s
-    # and the excluded loss, which only rises after memorisation, leads as well
-    assert s["memorize_epoch"] < s["x50"]["excluded_loss"] < half_way, s["x50"]
+    earliest = min(s["x50"]["restricted_loss"], s["x50"]["fourier_gini"])
+    check("lead of the earlier x50 (restricted loss, Fourier gini) on test acc 50 % (epochs)",
+          half_way - earliest, ">", 0, seed=seed)
+    after = s["x50_after_memorization"]["restricted_loss"]
+    check("restricted loss x50 after memorisation - memorisation epoch", after - s["memorize_epoch"], ">", 0, seed=seed)
+    check("lead of the restricted loss x50 after memorisation on test acc 50 % (epochs)",
+          half_way - after, ">", 0, seed=seed)
+    excluded = s["x50"]["excluded_loss"]
+    check("excluded loss x50 - memorisation epoch", excluded - s["memorize_epoch"], ">", 0, seed=seed)
+    check("lead of the excluded loss x50 on test acc 50 % (epochs)", half_way - excluded, ">", 0, seed=seed)
 
 
 def test_a_sparse_fourier_circuit_forms(run):
+    seed = run.summary["seeds"][0]["seed"]
     keys = run.summary["key_frequencies"]
-    assert 1 <= len(keys) <= 8, keys                      # a few of the (p-1)/2 = 29 frequencies
+    check("key frequencies (of (p-1)/2 = 29)", len(keys), "<=", 8, seed=seed)
+    check("key frequencies (at least one)", len(keys), ">=", 1, seed=seed)
     gini = run.history["fourier_gini"][:, 0]
-    assert gini[0] < 0.2 and gini[-1] > 0.5
+    check("Fourier gini at initialisation", gini[0], "<", 0.2, seed=seed)
+    check("Fourier gini at the end", gini[-1], ">", 0.5, seed=seed)
+
+
+def _sweep_member(run, weight_decay):
+    """The weight-decay sweep member's events and its whole test-accuracy curve."""
+    index = next(i for i, m in enumerate(run.summary["members"]) if m["weight_decay"] == weight_decay)
+    events = next(r for r in run.summary["weight_decay_sweep"] if r["weight_decay"] == weight_decay)
+    return events, run.history["test_acc"][:, index]
 
 
 def test_no_weight_decay_no_grokking(run):
-    by_decay = {r["weight_decay"]: r for r in run.summary["weight_decay_sweep"]}
-    assert by_decay[0.0]["grok_epoch"] is None
-    assert by_decay[0.0]["final_train_acc"] >= 0.99      # it did memorise
+    events, test_acc = _sweep_member(run, 0.0)
+    check("best test accuracy without weight decay", test_acc.max(), "<", grokking.GROKKED, seed=events["seed"])
+    check("final train accuracy without weight decay", events["final_train_acc"], ">=", 0.99, seed=events["seed"])
 
 
 def test_more_weight_decay_groks_sooner(run):
-    by_decay = {r["weight_decay"]: r for r in run.summary["weight_decay_sweep"]}
-    assert by_decay[3.0]["grok_epoch"] is not None
-    assert by_decay[3.0]["grok_epoch"] < by_decay[1.0]["grok_epoch"]
+    strong, _ = _sweep_member(run, 3.0)
+    headline, _ = _sweep_member(run, 1.0)
+    check("grokking epoch at wd 1 - at wd 3", difference(headline["grok_epoch"], strong["grok_epoch"]), ">", 0,
+          seed=strong["seed"])
+
+
+def test_training_stops_once_every_seed_has_grokked_and_cleaned_up():
+    config = grokking.Config.preset("fast", n_seeds=2, log_every=100, stop_after_grokking=0.5)
+    stop = grokking._grokked_and_cleaned_up(config)
+    # seed 0 groks at epoch 200, seed 1 at 400 (the sweep member, third, never does): stop at 600
+    accuracy = {100: [0.3, 0.2, 0.3], 200: [0.96, 0.3, 0.3], 300: [1.0, 0.5, 0.3], 400: [1.0, 0.97, 0.3],
+                500: [1.0, 0.99, 0.3], 600: [1.0, 1.0, 0.3]}
+    stopped = [epoch for epoch, acc in accuracy.items() if stop({"test_acc": torch.tensor(acc)})]
+    assert stopped[0] == 600
+    with pytest.raises(ConfigError, match="stop_after_grokking=-0.1"):
+        grokking.Config.preset("fast", stop_after_grokking=-0.1)
 
 
 # --- the local learning coefficient over training (first seed) --------------------------------
 
 @pytest.mark.parametrize("name, value", [
-    ("llc_checkpoints", 1), ("llc_checkpoints", 62), ("llc_checkpoints", -1), ("llc_chains", 0),
+    ("llc_checkpoints", 1), ("llc_checkpoints", 122), ("llc_checkpoints", -1), ("llc_chains", 0),
     ("llc_burnin", -1), ("llc_draws", 3), ("llc_epsilon", 0.0), ("llc_gamma", -1.0),
     ("llc_nbeta", -5.0), ("llc_batch_size", -1)])
 def test_bad_llc_settings_are_rejected_by_name(name, value):
@@ -84,37 +112,52 @@ def test_llc_can_be_switched_off_and_has_a_full_preset():
 
 
 def test_llc_curve_is_complete_finite_and_healthy(run):
-    llc, config = run.summary["llc"], grokking.Config.preset("fast")
+    llc, config = run.summary["llc"], fast(grokking.Config)
+    seed = run.summary["seeds"][0]["seed"]
     assert len(llc["epochs"]) == len(llc["mean"]) == config.llc_checkpoints
-    assert llc["epochs"][0] == 0 and llc["epochs"][-1] == config.epochs
+    assert llc["epochs"][0] == 0 and llc["epochs"][-1] == run.summary["epochs_trained"]
     assert np.isfinite(llc["mean"]).all() and np.isfinite(llc["std"]).all()
     assert run.history["llc_excess_trace"].shape == (config.llc_checkpoints, config.llc_burnin + config.llc_draws)
     # the initialisation is no minimum (its chains may descend), and the drift check of 2 chains x
     # 100 draws has false alarms: seeds 0-2 had 13 to 15 of the 16 checkpoints healthy
-    assert np.mean(llc["healthy"]) >= 0.75, llc["healthy"]
-    assert max(llc["below_init"][1:]) <= 0.05, llc["below_init"]
+    check("share of healthy LLC checkpoints", np.mean(llc["healthy"]), ">=", 0.75, seed=seed)
+    check("largest share of SGLD draws below the checkpoint's loss (after initialisation)",
+          max(llc["below_init"][1:]), "<=", 0.05, seed=seed)
 
 
 def test_llc_rises_through_memorisation_and_peaks_before_the_jump(run):
-    llc = run.summary["llc"]
+    llc, seed = run.summary["llc"], run.summary["seeds"][0]["seed"]
     mean = llc["mean"]
-    assert mean[1] > 10 * max(mean[0], 1.0), mean          # initialisation -> memorised network
-    # the proposal's criterion: the argmax of λ̂ comes before test accuracy reaches 50 %
-    # (with checkpoints 200 epochs apart it is the first one after memorisation, seeds 0-2)
-    assert llc["memorize_epoch"] <= llc["argmax_epoch"] < llc["test_acc_50_epoch"], llc
+    check("λ̂ at the first checkpoint after initialisation / at initialisation", mean[1] / max(mean[0], 1.0),
+          ">", 10, seed=seed)
+    # the proposal's criterion: the argmax of λ̂ comes after memorisation and before test
+    # accuracy reaches 50 %
+    check("epoch of λ̂'s peak - memorisation epoch", llc["argmax_epoch"] - llc["memorize_epoch"], ">=", 0, seed=seed)
+    check("test acc 50 % epoch - epoch of λ̂'s peak", llc["test_acc_50_epoch"] - llc["argmax_epoch"], ">", 0, seed=seed)
 
 
 def test_llc_falls_through_the_plateau_and_the_jump(run):
-    llc = run.summary["llc"]
-    assert llc["final_over_peak"] <= 0.7, llc             # the proposal's criterion
+    llc, seed = run.summary["llc"], run.summary["seeds"][0]["seed"]
+    check("final λ̂ / peak λ̂", llc["final_over_peak"], "<=", 0.7, seed=seed)     # the proposal's criterion
     epochs, mean = np.array(llc["epochs"]), np.array(llc["mean"])
     at = lambda epoch: mean[np.argmin(np.abs(epochs - epoch))]   # noqa: E731  (nearest checkpoint)
-    assert at(llc["grok_epoch"]) < at(llc["test_acc_50_epoch"]) < llc["peak"], llc
+    check("λ̂ at test acc 50 % - λ̂ at grokking", at(llc["test_acc_50_epoch"]) - at(llc["grok_epoch"]), ">", 0, seed=seed)
+    check("peak λ̂ - λ̂ at test acc 50 %", llc["peak"] - at(llc["test_acc_50_epoch"]), ">", 0, seed=seed)
 
 
 def test_llc_detects_the_jump_but_does_not_lead_it(run):
-    """λ̂ completes half its fall from the peak within one checkpoint of the epoch at which test
-    accuracy reaches 50 %: neither well before it (a prediction) nor well after."""
-    llc = run.summary["llc"]
+    """λ̂ completes half its fall from the peak near the test-accuracy jump: neither well before
+    it (a prediction) nor well after.  "Near" is measured in the jump's own width, the epochs
+    from 50 % to 95 % test accuracy, not in checkpoints: the jump's timing moves with the CPU's
+    kernels (one AVX2 machine reached 50 % at epoch 1680 where this one does at 1540, and the
+    half-fall moved by a checkpoint), and its width differs between seeds (about 240 to 760
+    epochs in seeds 0-2), so a tolerance of one checkpoint spacing was a statement about one
+    trajectory.  The checkpoints must resolve the jump for the offset to mean anything."""
+    llc, seed = run.summary["llc"], run.summary["seeds"][0]["seed"]
+    width = difference(llc["grok_epoch"], llc["test_acc_50_epoch"])
     spacing = llc["epochs"][1] - llc["epochs"][0]
-    assert abs(llc["x50_after_peak"] - llc["test_acc_50_epoch"]) <= spacing, llc
+    check("LLC checkpoint spacing / jump width (50 % to 95 % test accuracy)", ratio(spacing, width), "<=", 1.0,
+          seed=seed)
+    offset = ratio(difference(llc["x50_after_peak"], llc["test_acc_50_epoch"]), width)
+    check("λ̂ half-fall - test acc 50 %, in jump widths (not leading)", offset, ">=", -1.0, seed=seed)
+    check("λ̂ half-fall - test acc 50 %, in jump widths (not lagging)", offset, "<=", 1.0, seed=seed)

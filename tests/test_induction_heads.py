@@ -6,6 +6,7 @@ import math
 import pytest
 import torch
 
+from acceptance import chapter_run, check, difference, ratio
 from emergence.experiments import ConfigError, induction_heads
 from emergence.measures import (ablate_head, fastest_fall, icl_score, ov_copying_score,
                                 per_position_loss, prefix_matching_score, previous_token_score,
@@ -266,37 +267,41 @@ def test_llc_can_be_switched_off_and_uses_every_saved_checkpoint_at_most():
 
 @pytest.fixture(scope="module")
 def run():
-    return induction_heads.run(induction_heads.Config.preset("fast"))
+    return chapter_run(induction_heads)
 
 
 def test_every_seed_has_its_phase_change(run):
+    for s in run.summary["seeds"]:
+        check("the copied-token loss halves (1 = yes)", float(s["drop_start"] is not None), ">=", 1, seed=s["seed"])
     assert run.summary["n_transitioned"] == len(run.summary["seeds"])
 
 
 def test_the_drop_halves_the_loss_within_a_fifth_of_training(run):
     for s in run.summary["seeds"]:
-        assert s["drop_fraction_of_training"] <= 0.2, s
+        check("steps to halve the copied-token loss / training steps", s["drop_fraction_of_training"],
+              "<=", 0.2, seed=s["seed"])
 
 
 def test_a_plateau_then_a_drop(run):
     for s in run.summary["seeds"]:
         # the loss halves within a fifth of training, after changing by < 10 % over a window
         # at least as long before it (the shortest such window is the drop)
-        assert s["plateau_then_drop"], s
-        assert s["drop_fraction_of_training"] <= 0.2, s
-        assert s["plateau_steps_before_drop"] >= s["drop_steps"], s
+        check("plateau then drop (1 = yes)", float(s["plateau_then_drop"]), ">=", 1, seed=s["seed"])
+        check("steps within 10 % before the drop / steps of the drop",
+              ratio(s["plateau_steps_before_drop"], s["drop_steps"]), ">=", 1, seed=s["seed"])
 
 
 def test_icl_score_goes_from_near_zero_to_clearly_negative(run):
     for s in run.summary["seeds"]:
         # "near 0": at the last evaluation still at chance, under a tenth of the final score
-        assert abs(s["icl_score_before"]) <= 0.1 * abs(s["final_icl_score"]), s
-        assert s["final_icl_score"] < -1.0, s
+        check("|ICL score before the drop| / |final ICL score|", ratio(abs(s["icl_score_before"]), abs(s["final_icl_score"])),
+              "<=", 0.1, seed=s["seed"])
+        check("final ICL score (nats)", s["final_icl_score"], "<", -1.0, seed=s["seed"])
 
 
 def test_induction_head_ends_strong(run):
     for s in run.summary["seeds"]:
-        assert s["prefix_matching_final"] >= 0.4, s
+        check("final prefix-matching score", s["prefix_matching_final"], ">=", 0.4, seed=s["seed"])
 
 
 def test_prefix_matching_triples_across_the_drop(run):
@@ -306,33 +311,43 @@ def test_prefix_matching_triples_across_the_drop(run):
         # that reading moves with the logging grid: seed 1 reads 0.26 every 25 steps, 0.40
         # every 10.)  The issue asks for x3; seeds 0-5 rise x7.2-14, so it is raised to x5.
         assert s["step_before_drop"] is not None, s
-        assert s["prefix_matching_after"] >= 5 * s["prefix_matching_before"], s
+        check("prefix matching after / before the drop", ratio(s["prefix_matching_after"], s["prefix_matching_before"]),
+              ">=", 5, seed=s["seed"])
 
 
 def test_previous_token_head_has_formed_by_the_drops_midpoint(run):
     for s in run.summary["seeds"]:
         # the issue's thresholds are x3 and 0.4; this run clears them easily (x6.9-10, 0.79-0.84),
         # so they are raised as the issue asks
-        assert s["prev_token_gain_by_midpoint"] >= 5, s
-        assert s["prev_token_final"] >= 0.6, s
+        check("previous-token score at the drop's midpoint / at the start", s["prev_token_gain_by_midpoint"],
+              ">=", 5, seed=s["seed"])
+        check("final previous-token score", s["prev_token_final"], ">=", 0.6, seed=s["seed"])
 
 
 def test_previous_token_head_forms_first_while_the_copied_token_loss_barely_moves(run):
     for s in run.summary["seeds"]:
         # onset: the first evaluation at twice the initial score
-        assert s["prev_token_doubled"] + 50 <= s["prefix_matching_doubled"] <= s["drop_end"], s
-        assert s["prev_token_doubled"] < s["drop_start"], s
-        assert s["loss_repeat_when_prev_token_doubled"] >= 0.95, s     # still within 5 % of chance
+        check("prefix-matching onset - previous-token onset (steps)",
+              difference(s["prefix_matching_doubled"], s["prev_token_doubled"]), ">=", 50, seed=s["seed"])
+        check("end of the drop - prefix-matching onset (steps)", difference(s["drop_end"], s["prefix_matching_doubled"]),
+              ">=", 0, seed=s["seed"])
+        check("start of the drop - previous-token onset (steps)", difference(s["drop_start"], s["prev_token_doubled"]),
+              ">", 0, seed=s["seed"])
+        # still within 5 % of chance
+        check("copied-token loss at the previous-token onset / at chance", s["loss_repeat_when_prev_token_doubled"],
+              ">=", 0.95, seed=s["seed"])
 
 
 def test_one_layer_control_shows_no_drop(run):
-    assert run.summary["control"] and not run.summary["control_any_drop"]
+    assert run.summary["control"]
+    check("one-layer control: any drop (0 = none)", float(bool(run.summary["control_any_drop"])), "<=", 0,
+          seed=[s["seed"] for s in run.summary["seeds"]])
 
 
 def test_ablating_the_induction_head_undoes_most_of_the_drop(run):
     for s in run.summary["seeds"]:
-        assert s["ablation_share_of_drop"] >= 0.5, s
-
+        check("share of the drop undone by ablating the induction head", s["ablation_share_of_drop"], ">=", 0.5,
+              seed=s["seed"])
 
 
 # --- the local learning coefficient over training (Hoogland et al.'s stages) ----------------
@@ -345,18 +360,19 @@ def test_llc_curve_exists_at_the_configured_checkpoints_and_is_finite(run):
 
 
 def test_llc_chains_are_healthy_at_most_checkpoints(run):
-    llc = run.summary["llc"]
+    llc, seed = run.summary["llc"], run.summary["seeds"][0]["seed"]
     # healthy: at most 20 % of draws below L_n(w*) and no significant drift between the halves
-    assert llc["n_healthy"] >= 0.8 * len(llc["steps"]), llc
-    assert all(v > 0 for v, ok in zip(llc["mean"], llc["healthy"]) if ok), llc
+    check("share of healthy LLC checkpoints", llc["n_healthy"] / len(llc["steps"]), ">=", 0.8, seed=seed)
+    check("smallest λ̂ at a healthy checkpoint", min(v for v, ok in zip(llc["mean"], llc["healthy"]) if ok),
+          ">", 0, seed=seed)
 
 
 def test_llc_rises_across_the_drop(run):
     # Hoogland et al.'s second stage: the induction circuit completes, the loss falls and λ̂
     # rises.  (In a pass over all three seeds' checkpoints: +62 to +71, 2.5-3.5 fold.)
-    drop = run.summary["llc"]["across_drop"]
-    assert drop["loss_change"] < -0.25, drop
-    assert drop["delta"] > 3 * drop["delta_se"] and drop["delta"] > 0, drop
+    drop, seed = run.summary["llc"]["across_drop"], run.summary["seeds"][0]["seed"]
+    check("relative change of the loss across the drop (LLC checkpoints)", drop["loss_change"], "<", -0.25, seed=seed)
+    check("rise of λ̂ across the drop, in standard errors", ratio(drop["delta"], drop["delta_se"]), ">", 3, seed=seed)
 
 
 @pytest.mark.xfail(strict=True, reason="not reproduced: the previous-token head now starts to form on "
@@ -365,7 +381,8 @@ def test_llc_rises_across_the_drop(run):
                    "as the head sharpens to 0.33 with the loss 5 % lower; Hoogland et al.'s language "
                    "model showed a fall in this stage")
 def test_llc_falls_while_the_previous_token_head_forms_on_a_flat_loss(run):
-    plateau = run.summary["llc"]["plateau"]
-    assert abs(plateau["loss_change"]) < 0.02, plateau
-    assert plateau["prev_token"][1] >= 2 * plateau["prev_token"][0], plateau
-    assert plateau["delta"] < 0, plateau
+    plateau, seed = run.summary["llc"]["plateau"], run.summary["seeds"][0]["seed"]
+    check("plateau window: |relative change of the loss|", abs(plateau["loss_change"]), "<", 0.02, seed=seed)
+    check("plateau window: previous-token score end / start", ratio(plateau["prev_token"][1], plateau["prev_token"][0]),
+          ">=", 2, seed=seed)
+    check("plateau window: change of λ̂", plateau["delta"], "<", 0, seed=seed)

@@ -2,12 +2,15 @@
 rejecting a bad parameter with a clear message."""
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
+sys.path.insert(0, str(ROOT / "book" / "_ext"))
+from publication import DISTRIBUTION, PLACEHOLDER  # noqa: E402  (the site build's own constants)
 
 
 def test_there_are_chapters():
@@ -33,17 +36,31 @@ def test_first_code_cell_is_the_parameters_cell(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_ready_for_the_site_colab_and_binder(path):
-    """A hidden cell installs the package where it is missing (Colab, Binder); the parameters are
-    followed by the "Settings used" box; widget explorers are hidden on the static site, which
-    shows their static figure instead."""
+    """A hidden cell installs this book's package (the distribution, not any module called
+    `emergence`) where it is missing, from the source the site build pins into the served copy
+    (tests/test_publication.py runs it); the parameters are followed by the "Settings used" box."""
     cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
     setup = cells[1]
-    assert 'find_spec("emergence") is None' in "".join(setup["source"])
+    source = "".join(setup["source"])
+    assert f'importlib.metadata.distribution("{DISTRIBUTION}")' in source
+    assert source.count(PLACEHOLDER) == 1, "the stored notebook names no package source"
+    assert f'%pip install --quiet "{DISTRIBUTION} @ {{PACKAGE_SOURCE}}"' in source
     assert "remove-cell" in setup["metadata"].get("tags", [])
     assert any("settings_used(config, profile)" in "".join(c["source"]) for c in cells)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_sliders_need_no_kernel_and_show_on_the_site(path):
+    """Sliders are plotting.frame_slider calls: self-contained HTML that works in Jupyter, in
+    Colab (ipywidgets 7) and on the static site.  So no chapter uses ipywidgets, and no slider's
+    output is removed from the page (tests/test_site.py moves each one in a browser)."""
+    cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
     for cell in cells:
-        if "frame_slider" in "".join(cell["source"]) or "ipywidgets" in "".join(cell["source"]):
-            assert "remove-output" in cell["metadata"].get("tags", []), "".join(cell["source"])[:80]
+        source = "".join(cell["source"])
+        assert "ipywidgets" not in source and "interact(" not in source, source[:80]
+        if "frame_slider(" in source:
+            removed = {"remove-output", "remove-cell"} & set(cell["metadata"].get("tags", []))
+            assert not removed, f"a slider's cell is tagged {removed}: {source[:80]}"
 
 
 def test_every_page_is_in_the_table_of_contents():

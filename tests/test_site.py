@@ -3,8 +3,10 @@
 Every page of the table of contents is served from `_build/html` on 127.0.0.1 and loaded with
 all other network traffic blocked, as on an offline laptop.  Each page must answer HTTP 200 and
 log no console error; every image must decode; no widget shows as placeholder text; math is
-typeset.  Each chapter page must have a figure, its "Settings used" box, the Colab and Binder
-launch links and a working notebook download; the references page must list every cited work.
+typeset.  Each chapter page must have a figure, its "Settings used" box, a working notebook
+download, the Colab, Binder, repository and issues buttons exactly when the book's location is
+set (book/_ext/publication.py: none that lead nowhere), and every slider (plotting.frame_slider) must
+change its frame when moved; the references page must list every cited work.
 Screenshots of the intro and the first chapter, light and dark, go to `_build/test-artifacts/`.
 
 `make test` builds the site first (`make book`), so this checks the build of the same CI run.
@@ -14,11 +16,14 @@ it when missing), driven by Playwright; set CHROMIUM=/path/to/chrome to use anot
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
+import json
 import os
 import re
 import shutil
+import sys
 import threading
 from pathlib import Path
 
@@ -27,6 +32,12 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / "_build" / "html"
+sys.path.insert(0, str(ROOT / "book" / "_ext"))
+from publication import PAGES_BRANCH, repository_location  # noqa: E402
+from publication import PLACEHOLDER as INSTALL_PLACEHOLDER  # noqa: E402
+# Where the site says the book is published, read as the build read it (_config.yml or
+# $EMERGENCE_REPOSITORY; `make test` builds and tests in one environment).
+LOCATION = repository_location(yaml.safe_load((ROOT / "_config.yml").read_text())["repository"].get("url"))
 ARTIFACTS = ROOT / "_build" / "test-artifacts"
 
 # What a widget or a progress bar shows when its JavaScript is missing.
@@ -47,6 +58,15 @@ PAGES = toc_pages()
 CHAPTERS = [p for p in PAGES if (ROOT / f"{p}.ipynb").exists()]
 
 
+def slider_calls(page: str) -> int:
+    """How many code cells of a chapter call plotting.frame_slider (each shows one slider)."""
+    cells = json.loads((ROOT / f"{page}.ipynb").read_text())["cells"]
+    return sum("frame_slider(" in "".join(c["source"]) for c in cells if c["cell_type"] == "code")
+
+
+SLIDER_CHAPTERS = [p for p in CHAPTERS if slider_calls(p)]
+
+
 def find_chromium() -> str:
     """The browser binary: $CHROMIUM, else Debian's real binary, else one on PATH."""
     candidates = [os.environ.get("CHROMIUM", ""), "/usr/lib/chromium/chromium"]
@@ -59,22 +79,31 @@ def find_chromium() -> str:
                 "this when it can) or set CHROMIUM=/path/to/chrome")
 
 
-@pytest.fixture(scope="module")
-def site_url():
-    if not (SITE / "index.html").exists():
-        pytest.fail(f"no built site in {SITE}: run `make book` first (`make test` does)")
+@contextlib.contextmanager
+def serve(directory: Path):
+    """A local web server over `directory`, for as long as the block runs; yields its URL."""
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args):
             pass
 
     server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(SITE)))
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(directory)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def site_url():
+    if not (SITE / "index.html").exists():
+        pytest.fail(f"no built site in {SITE}: run `make book` first (`make test` does)")
+    with serve(SITE) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -167,12 +196,26 @@ def test_each_chapter_has_figures_settings_launch_and_download(visits, page):
     assert settings.count() == 1, "no 'Settings used' box"
     assert re.search(r"Profile (fast|full) on", settings.inner_text())
     name = Path(page).name
-    assert page_.locator(f'a[href*="colab.research.google.com/github/"][href$="{name}.ipynb"]').count() >= 1
-    assert page_.locator('a[href*="mybinder.org/v2/gh/"]').count() >= 1
+    colab = page_.locator(f'a[href*="colab.research.google.com/github/"][href$="{name}.ipynb"]')
+    binder = page_.locator('a[href*="mybinder.org/v2/gh/"]')
+    buttons = [colab, binder, page_.locator(".btn-source-repository-button"),
+               page_.locator(".btn-source-issues-button")]
+    if LOCATION:          # Colab opens the pinned copy this site serves (from the gh-pages branch)
+        assert all(button.count() >= 1 for button in buttons)
+        assert f"/blob/{PAGES_BRANCH}/_sources/" in colab.first.get_attribute("href")
+    else:                 # not published yet: no button may lead nowhere
+        assert [button.count() for button in buttons] == [0, 0, 0, 0]
     download = page_.locator(f'a[href$="{name}.ipynb"]:not([href*="://"])')
     assert download.count() >= 1, "no notebook download link"
-    href = download.first.evaluate("a => a.href")
-    assert page_.request.get(href).status == 200
+    response = page_.request.get(download.first.evaluate("a => a.href"))
+    assert response.status == 200
+    # its install cell installs the package at the commit that built the page, or (no location)
+    # keeps the placeholder, and stops with a message saying how to install the package
+    install = "".join([c for c in json.loads(response.text())["cells"] if c["cell_type"] == "code"][1]["source"])
+    if LOCATION:
+        assert re.search(rf'PACKAGE_SOURCE = "git\+{re.escape(LOCATION)}@[\w.-]+"', install), install[:400]
+    else:
+        assert INSTALL_PLACEHOLDER in install
 
 
 CONTRAST = """el => {
@@ -204,6 +247,73 @@ def test_outputs_are_legible_in_both_themes(browser, site_url, dark):
             assert ratios and min(ratios) >= 4.5, (selector, ratios)
     finally:
         visit.close()
+
+
+# Moves a frame slider (emergence.plotting.frame_slider) as a reader's drag does: set the range
+# input's value and fire its `input` event.  Returns the image's src, the value shown and the
+# image's width once decoded (0: it does not decode).
+MOVE_SLIDER = """async (root, value) => {
+  const slider = root.querySelector('input[type=range]'), image = root.querySelector('img');
+  slider.value = value;
+  slider.dispatchEvent(new Event('input', {bubbles: true}));
+  await image.decode().catch(() => null);
+  return {src: image.src, shown: root.querySelector('output').textContent, width: image.naturalWidth};
+}"""
+
+
+def check_slider(root) -> None:
+    """A slider is there and works: its first and last frames differ, decode, and moving it back
+    shows the first again."""
+    last = int(root.locator("input[type=range]").get_attribute("max"))
+    assert last >= 1, "a slider over one frame"
+    first, end, again = (root.evaluate(MOVE_SLIDER, value) for value in (0, last, 0))
+    assert first["width"] > 0 and end["width"] > 0, "a frame does not decode"
+    moved = end["src"] != first["src"] and end["shown"] != first["shown"]
+    assert moved, "moving it changes nothing"
+    back = again == first
+    assert back, "moving it back does not show the first frame again"
+
+
+@pytest.mark.parametrize("page", SLIDER_CHAPTERS)
+def test_each_slider_is_there_and_moving_it_changes_the_frame(visits, page):
+    sliders = visits[page].page.locator(".cell_output .frame-slider").all()
+    assert len(sliders) == slider_calls(page)
+    for root in sliders:
+        check_slider(root)
+
+
+def test_two_sliders_on_one_page_work_offline_and_apart(browser, tmp_path):
+    """The slider's own page test, no built site needed: two sliders side by side, served
+    offline; each moves its own frame only."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from emergence import plotting
+
+    def draw(i):
+        fig, ax = plt.subplots(figsize=(3, 2))
+        ax.plot([0, 1], [0, i])
+        ax.set_title(f"frame {i}")
+        return fig
+
+    sliders = [plotting.frame_slider(draw, 4), plotting.frame_slider(draw, 3, label="L", values=[1, 2, 30])]
+    body = "\n".join(s._repr_html_() for s in sliders)
+    (tmp_path / "index.html").write_text(f"<!DOCTYPE html><html><body>{body}</body></html>")
+    with serve(tmp_path) as url:
+        visit = Visit(browser, url, "index.html")
+        try:
+            a, b = visit.page.locator(".frame-slider").all()
+            b_before = b.locator("img").get_attribute("src")
+            check_slider(a)
+            a.evaluate(MOVE_SLIDER, 3)
+            assert b.locator("img").get_attribute("src") == b_before, "moving one slider moved the other"
+            check_slider(b)
+            assert b.evaluate(MOVE_SLIDER, 2)["shown"] == "30"
+            assert visit.problems == []
+        finally:
+            visit.close()
 
 
 def test_math_is_typeset_offline(visits):

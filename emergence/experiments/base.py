@@ -1,31 +1,69 @@
-"""What every experiment shares: a validated Config with presets, the Run it returns, profiles."""
+"""What every experiment shares: a validated Config with presets, the Run it returns, profiles,
+and the `auto` choices of profile and device."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+import sys
 import typing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, ClassVar
 
 import torch
 
 PROFILES = ("fast", "full")
+# Which chapters' `full` profile has run end to end on a GPU, and how it went
+# (written by benchmarks/gpu.sh; read by `profile="auto"`).
+FULL_RUNS_FILE = Path(__file__).with_name("full_runs.json")
+RECORD_STATUSES = ("not run", "timed out", "failed", "ran", "acceptance failed", "passed")
+VERIFIED = "passed"      # the one status that lets `auto` pick `full`
+ASK_FOR_FULL = 'ask for it with profile="full" or EMERGENCE_PROFILE=full'
 
 
 class ConfigError(ValueError):
     """A setting that is unknown or out of range; the message names it and what is allowed."""
 
 
-def resolve_profile(profile: str = "auto") -> str:
-    """'auto': a non-empty EMERGENCE_PROFILE wins, then 'full' on a GPU, else 'fast'."""
+def full_run_record(experiment: str) -> dict[str, Any]:
+    """The record of `experiment`'s `full` profile run on a GPU; {"status": "not run"} if none."""
+    records = json.loads(FULL_RUNS_FILE.read_text()) if FULL_RUNS_FILE.exists() else {}
+    return records.get(experiment) or {"status": "not run"}
+
+
+def choose_profile(profile: str = "auto", experiment: str | None = None) -> tuple[str, str]:
+    """The profile to run and, where `auto` had a choice to explain, one line saying why.
+
+    'auto': a non-empty EMERGENCE_PROFILE wins; else `full` on a CUDA GPU, but only for an
+    experiment whose `full` run is on record as run end to end and passed; else `fast`."""
+    note = ""
     if profile == "auto":
-        profile = os.environ.get("EMERGENCE_PROFILE", "").strip() or (
-            "full" if torch.cuda.is_available() else "fast")
+        profile = os.environ.get("EMERGENCE_PROFILE", "").strip()
+        if not profile:
+            profile, note = _auto_profile(experiment)
     if profile not in PROFILES:
         raise ConfigError(f"profile={profile!r} is not allowed: one of 'auto', 'fast', 'full' "
                           "(or EMERGENCE_PROFILE set to 'fast' or 'full')")
-    return profile
+    return profile, note
+
+
+def _auto_profile(experiment: str | None) -> tuple[str, str]:
+    if not torch.cuda.is_available():
+        return "fast", ""       # the CPU profile on a CPU: nothing to explain
+    record = full_run_record(experiment) if experiment else {"status": "not run"}
+    if record.get("status") == VERIFIED:
+        minutes = record.get("wall_seconds", 0) / 60
+        return "full", (f"profile full: run end to end on {record.get('machine', 'a GPU')} "
+                        f"({record.get('date', '?')}, {minutes:.1f} min) and its acceptance passed")
+    return "fast", (f"profile fast, not full: this chapter's full profile has not been verified on a "
+                    f"GPU (record: {record.get('status', 'not run')}); {ASK_FOR_FULL}")
+
+
+def resolve_profile(profile: str = "auto", experiment: str | None = None) -> str:
+    """'fast' or 'full' (see `choose_profile`)."""
+    return choose_profile(profile, experiment)[0]
 
 
 def require(ok: bool, name: str, value: Any, allowed: str) -> None:
@@ -54,6 +92,9 @@ class ExperimentConfig:
     implement `check`; the two settings every experiment has live here."""
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"fast": {}, "full": {}}
+    # True where the computation makes float64 tensors on its device: Apple's MPS has no
+    # float64, so `auto` then never picks MPS.  tests/test_device_policy.py keeps this honest.
+    USES_FLOAT64: ClassVar[bool] = False
 
     device: str = "auto"                # 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'
     threads: int = 0                    # CPU threads; 0 = PyTorch's default
@@ -61,6 +102,8 @@ class ExperimentConfig:
     def __post_init__(self):
         require(self.device == "auto" or self.device.split(":")[0] in ("cpu", "cuda", "mps"),
                 "device", self.device, "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
+        require(not (self.USES_FLOAT64 and self.device.split(":")[0] == "mps"), "device", self.device,
+                "'auto', 'cpu', 'cuda' or 'cuda:N': this chapter computes in float64, which MPS lacks")
         require(self.threads >= 0, "threads", self.threads, "an integer >= 0 (0 = default)")
         self.check()
 
@@ -72,12 +115,18 @@ class ExperimentConfig:
         return [f.name for f in dataclasses.fields(cls)]
 
     @classmethod
+    def experiment(cls) -> str:
+        """The experiment's name (its module's NAME), e.g. 'grokking'."""
+        module = sys.modules[cls.__module__]
+        return getattr(module, "NAME", cls.__module__.rsplit(".", 1)[-1])
+
+    @classmethod
     def preset(cls, profile: str = "auto", **overrides: Any):
         """The profile's settings with `overrides` applied; a None override keeps the preset."""
-        profile = resolve_profile(profile)
+        profile = resolve_profile(profile, cls.experiment())
         unknown = sorted(set(overrides) - set(cls.field_names()))
         if unknown:
-            raise ConfigError(f"unknown setting {unknown[0]!r} for {cls.__module__.split('.')[-1]}; "
+            raise ConfigError(f"unknown setting {unknown[0]!r} for {cls.experiment()}; "
                               f"allowed: {', '.join(cls.field_names())}")
         values = dict(cls.PRESETS.get(profile, {}))
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -124,9 +173,9 @@ def execute(name: str, config: ExperimentConfig,
     one is absent), use the configured CPU threads, and return the cached run or compute it
     as `compute(config, device)`."""
     from emergence import cache
-    from emergence.train import cpu_threads, resolve_device
+    from emergence.train import cpu_threads
 
-    device = resolve_device(config.device)
+    device, _ = choose_device(config)
     require(device.type != "cuda" or torch.cuda.is_available(), "device", config.device,
             "'auto' or 'cpu' on this machine: CUDA is not available")
     require(device.type != "mps" or torch.backends.mps.is_available(), "device", config.device,
@@ -134,6 +183,18 @@ def execute(name: str, config: ExperimentConfig,
     with cpu_threads(config.threads):  # inside, so the cache key sees the thread count used
         return cache.cached_run(name, config.to_dict(), device.type, lambda: compute(config, device),
                                 use_cache)
+
+
+def choose_device(config: ExperimentConfig) -> tuple[torch.device, str]:
+    """The device `config.device` resolves to and, where `auto` passed over MPS because the
+    chapter computes in float64, one line saying so."""
+    from emergence.train import mps_available, resolve_device
+
+    device = resolve_device(config.device, needs_float64=config.USES_FLOAT64)
+    passed_over_mps = (config.device == "auto" and device.type == "cpu" and config.USES_FLOAT64
+                       and mps_available())
+    return device, ("device cpu, not mps: this chapter computes in float64, which Apple's MPS lacks"
+                    if passed_over_mps else "")
 
 
 @dataclass
@@ -163,12 +224,13 @@ class SettingsUsed:
     versions: str
     settings: dict[str, Any]
     changed: tuple[str, ...]
+    notes: tuple[str, ...] = ()         # why `auto` chose this profile or device, one line each
 
     def __str__(self) -> str:
         rows = [f"  {k} = {v!r}" + ("   (changed)" if k in self.changed else "")
                 for k, v in self.settings.items()]
         return "\n".join([f"settings used: profile {self.profile}, device {self.device}, {self.versions}"]
-                         + rows)
+                         + [f"  note: {note}" for note in self.notes] + rows)
 
     __repr__ = __str__
 
@@ -190,6 +252,8 @@ class SettingsUsed:
             f'<p style="margin: 0 0 0.3em 0"><strong>Settings used.</strong> '
             f"Profile <strong>{escape(self.profile)}</strong> on <strong>{escape(self.device)}</strong>"
             f" ({escape(self.versions)}). Changed from the profile: {escape(changed)}.</p>"
+            + "".join(f'<p style="margin: 0 0 0.3em 0">{escape(note[:1].upper() + note[1:])}.</p>'
+                      for note in self.notes) +
             f'<details><summary style="cursor: pointer">All {len(self.settings)} settings</summary>'
             f'<table style="{self.TABLE_STYLE}"><thead><tr><th>setting</th><th>value</th><th></th></tr></thead>'
             f"<tbody>{rows}</tbody></table></details></div>")
@@ -197,14 +261,16 @@ class SettingsUsed:
 
 def settings_used(config: ExperimentConfig, profile: str = "auto") -> SettingsUsed:
     """What this page or run was computed with: `profile` resolved as `Config.preset` does it,
-    the device `config.device` resolves to, and each setting compared with the preset."""
+    the device `config.device` resolves to, each setting compared with the preset, and a note
+    wherever `auto` chose the profile or the device for a reason the reader should know."""
     from emergence import __version__
-    from emergence.train import resolve_device
 
-    profile = resolve_profile(profile)
+    profile, profile_note = choose_profile(profile, type(config).experiment())
+    device, device_note = choose_device(config)
     preset = type(config).preset(profile).to_dict()
     settings = config.to_dict()
-    return SettingsUsed(profile=profile, device=str(resolve_device(config.device)),
+    return SettingsUsed(profile=profile, device=str(device),
                         versions=f"emergence {__version__}, torch {torch.__version__}",
                         settings=settings,
-                        changed=tuple(k for k, v in settings.items() if preset.get(k) != v))
+                        changed=tuple(k for k, v in settings.items() if preset.get(k) != v),
+                        notes=tuple(note for note in (profile_note, device_note) if note))

@@ -53,6 +53,7 @@ class Config(ExperimentConfig):
     """Defaults are the `fast` profile (6 domains x 16 questions, width 128, one pre-trained
     base, five fine-tuning seeds); `full` is a larger world, wider and deeper, five bases."""
 
+    USES_FLOAT64 = True                     # the stability measure's noise (measures/adapters.py)
     threads: int = 1                        # tiny models: one CPU thread is fastest on a shared CPU
     # the world
     n_domains: int = 6

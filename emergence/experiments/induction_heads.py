@@ -52,6 +52,7 @@ class Config(ExperimentConfig):
     and the 1-layer control: about 3 minutes on a 2-core CPU); `full` is a wider,
     longer-context model for a GPU."""
 
+    USES_FLOAT64 = True           # the OV copying score's eigenvalues, on the device
     n_layers: int = 2             # the model that can form induction heads
     control_layers: int = 1       # the control trained on the same data (0 = none)
     n_seeds: int = 3

@@ -43,6 +43,7 @@ FINE = 400   # points of the log-scale grid on which curves are interpolated bef
 class Config(ExperimentConfig):
     """Defaults are the `fast` profile; `full` adds seeds and reads the full scaling run."""
 
+    USES_FLOAT64 = True                      # the digits models' softmax, on the device
     threads: int = 1                         # tiny models: one CPU thread is fastest on a shared CPU
     # A: the analytic toy
     scale_min: float = 1e7                 # model sizes N, log-spaced

@@ -49,6 +49,7 @@ class Config(ExperimentConfig):
     on one CPU thread); `full` is the closest one-GPU equivalent of Michaud et al.'s scans, with
     Chinchilla's per-budget cosine runs."""
 
+    USES_FLOAT64 = True                      # tasks are sampled from float64 probabilities on the device
     threads: int = 1                         # tiny models: one CPU thread is fastest on a shared CPU
     n_tasks: int = 32                        # skills; task i drawn with p_i ~ i^(-rank_exponent)
     n_bits: int = 12                         # random bits after the one-hot task code

@@ -45,6 +45,7 @@ class Config(ExperimentConfig):
     """Defaults are the `fast` profile (whitened digits 0 vs 1, width 256, three small inits);
     `full` trains wider networks on every 0 and 1 image, at five init scales and five seeds."""
 
+    USES_FLOAT64 = True                     # training and kernels in float64, on the device
     dataset: str = "digits"                 # 'digits' (scikit-learn's 8x8 images) or 'gaussian'
     positive: tuple[int, ...] = (0,)        # digits labelled +1 ...
     negative: tuple[int, ...] = (1,)        # ... and -1

@@ -115,7 +115,7 @@ def isoflop_slice(N, D_logged, L_table, C: float) -> tuple[np.ndarray, np.ndarra
     for n, d, l in zip(N, D_logged, L_table):
         d, l = np.asarray(d, dtype=float), np.asarray(l, dtype=float)
         target = C / (6 * n)
-        if d.min() <= target <= d.max():
+        if len(d) and d.min() <= target <= d.max():   # a width with no usable loss has no point
             sizes.append(n)
             losses.append(math.exp(np.interp(math.log(target), np.log(d), np.log(l))))
     return np.array(sizes, dtype=float), np.array(losses)
