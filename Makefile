@@ -21,7 +21,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -r requirements.txt
 	touch $@
 
-# Executes every chapter (profile auto: fast on a CPU, full on a GPU) and writes _build/html.
+# Executes every chapter (profile auto: fast, or full where its GPU run is on record) and writes _build/html.
 book: install
 	EMERGENCE_PROGRESS=0 $(BIN)/jupyter-book build . --all -W -n --keep-going
 
