@@ -379,10 +379,14 @@ def test_llc_rises_across_the_drop(run):
                    "the flat plateau (score 0.05 -> 0.12 over steps 75-300, loss within 1 %), but λ̂ "
                    "does not fall there (+0.3 ± 0.7), and it rises (14 -> 24) over the next 150 steps "
                    "as the head sharpens to 0.33 with the loss 5 % lower; Hoogland et al.'s language "
-                   "model showed a fall in this stage")
+                   "model showed a fall in this stage.  In the audit's runs (seeds 0 and 3) λ̂ "
+                   "changes by less than one standard error on the plateau (+0.28 ± 0.69, -0.12 ± 0.75)")
 def test_llc_falls_while_the_previous_token_head_forms_on_a_flat_loss(run):
     plateau, seed = run.summary["llc"]["plateau"], run.summary["seeds"][0]["seed"]
     check("plateau window: |relative change of the loss|", abs(plateau["loss_change"]), "<", 0.02, seed=seed)
     check("plateau window: previous-token score end / start", ratio(plateau["prev_token"][1], plateau["prev_token"][0]),
           ">=", 2, seed=seed)
-    check("plateau window: change of λ̂", plateau["delta"], "<", 0, seed=seed)
+    # a fall, not noise: as for the rise across the drop, the change must stand out from the chains'
+    # spread (in seed 3 λ̂ moved -0.12 ± 0.75 here, a sign without significance)
+    check("plateau window: change of λ̂, in standard errors", ratio(plateau["delta"], plateau["delta_se"]),
+          "<", -2, seed=seed)

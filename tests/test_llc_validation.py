@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+from acceptance import chapter_run, check
 from emergence.experiments import ConfigError, llc_validation
-from emergence.experiments.llc_validation import (exact_regular, regression_loss, regular_case)
+from emergence.experiments.llc_validation import (exact_crossing, exact_regular, regression_loss, regular_case)
 from emergence.measures.llc import (LLCWarning, aoyagi_rrr, default_nbeta, estimate_llc, model_loss,
                                     sequential_sgld_llc, stack_params)
 
@@ -32,6 +33,19 @@ def test_exact_regular_tends_to_half_the_dimension():
     h = torch.tensor([0.5, 1.0, 2.0], dtype=torch.float64)
     assert exact_regular(h, 1e9, 1.0) == pytest.approx(1.5, rel=1e-6)
     assert exact_regular(h, 1.0, 1.0) == pytest.approx(0.5 * (0.5 / 1.5 + 1 / 2 + 2 / 3))
+
+
+def test_exact_crossing_matches_the_one_dimensional_reduction():
+    """For a = 1 the w₁ integral is Gaussian: λ_γ = E[c / (2 (c + γ))] with c = nβ s w₂^{2b}, over
+    w₂ weighted by exp(-γ w₂² / 2) / sqrt(c + γ); and it lies below λ = 1 / (2b), nearer at larger nβ."""
+    from scipy.integrate import quad
+    for b, nbeta, gamma, s in [(2, 144.8, 1.0, 1.0), (4, 144.8, 1.0, 1.05), (3, 1085.7, 0.5, 1.0)]:
+        c = lambda w: nbeta * s * w ** (2 * b)
+        weight = lambda w: np.exp(-gamma * w * w / 2) / np.sqrt(c(w) + gamma)
+        z = quad(weight, 0, 30, points=[1e-3, 0.1, 1], limit=400)[0]
+        mean = quad(lambda w: weight(w) * c(w) / (2 * (c(w) + gamma)), 0, 30, points=[1e-3, 0.1, 1], limit=400)[0]
+        assert exact_crossing(1, b, nbeta, gamma, s) == pytest.approx(mean / z, rel=1e-6)
+    assert exact_crossing(1, 2, 144.8, 1.0) < exact_crossing(1, 2, 1085.7, 1.0) < 0.25
 
 
 # --- the estimator ----------------------------------------------------------------------------
@@ -113,6 +127,7 @@ def test_bad_settings_are_refused(regular10):
 
 @pytest.mark.parametrize("setting, value, message", [
     ("chains", 1, "chains=1 is not allowed"),
+    ("crossing_chains", 1, "crossing_chains=1 is not allowed"),
     ("dln_cases", ("3x3x3x4",), "r <= min"),
     ("crossing_b", (2, 3), "equally long"),
     ("regular_epsilon", 0.0, "regular_epsilon=0.0 is not allowed"),
@@ -127,11 +142,16 @@ def test_config_rejects_bad_values(setting, value, message):
 
 @pytest.fixture(scope="module")
 def run():
-    return llc_validation.run(llc_validation.Config.preset("fast"))
+    return chapter_run(llc_validation)
 
 
 def rows(run, model):
     return [r for r in run.summary["validation"] if r["model"] == model]
+
+
+def chain_seed(run) -> int:
+    """The seed of the SGLD chains (and of the data): what a seed block changes here."""
+    return run.config["seed"]
 
 
 def test_enough_chains(run):
@@ -142,46 +162,76 @@ def test_regular_models_within_ten_percent_of_half_the_dimension(run):
     regular = rows(run, "regular")
     assert len(regular) >= 2
     for r in regular:
-        assert abs(r["estimate"] - r["n_params"] / 2) <= 0.10 * r["n_params"] / 2, r
+        check(f"regular {r['case']}: |λ̂ / (d/2) - 1|", abs(r["estimate"] / (r["n_params"] / 2) - 1),
+              "<=", 0.10, seed=chain_seed(run))
 
 
 def test_normal_crossings_within_tolerance_and_ordered(run):
     crossing = rows(run, "normal crossing")
+    tolerance = run.summary["tolerances"]["crossing"]
     for r in crossing:
-        assert abs(r["rel_error"]) <= run.summary["tolerances"]["crossing"], r
-        assert abs(r["estimate"] - r["true"]) <= 3.5 * r["std"], r   # devinterp's criterion
+        name = f"normal crossing {r['case']}"
+        # against the exact λ_γ at the run's nβ and γ (18-19 % below the asymptotic λ at `fast`)
+        check(f"{name}: |λ̂ / λ_γ - 1|", abs(r["estimate"] / r["exact_finite"] - 1), "<=", tolerance,
+              seed=chain_seed(run))
+        # devinterp's criterion
+        check(f"{name}: |λ̂ - λ| in standard errors", abs(r["estimate"] - r["true"]) / r["std"], "<=", 3.5,
+              seed=chain_seed(run))
     by_truth = sorted(crossing, key=lambda r: r["true"])
-    assert [r["estimate"] for r in by_truth] == sorted(r["estimate"] for r in crossing)
+    estimates = [r["estimate"] for r in by_truth]
+    check("normal crossings: smallest step of λ̂ in the order of the true λ", min(np.diff(estimates)), ">", 0,
+          seed=chain_seed(run))
 
 
 def test_deep_linear_networks_within_tolerance_of_aoyagi(run):
     for r in rows(run, "deep linear"):
         assert r["grad_norm"] < 1e-6, "w* must be a minimum of L_n"
-        assert abs(r["rel_error"]) <= run.summary["tolerances"]["dln"], r
+        check(f"deep linear {r['case']}: |relative error|", abs(r["rel_error"]), "<=",
+              run.summary["tolerances"]["dln"], seed=chain_seed(run))
 
 
 def test_validation_chains_are_healthy(run):
     for r in run.summary["validation"]:
-        assert r["healthy"] and r["below_init"] < 0.2, r
+        name = f"{r['model']} {r['case']}"
+        if r["model"] == "normal crossing":
+            # a crossing's λ̂ has a relative standard error of about 5 % (one direction carries it, a
+            # χ²-like variable), so the estimator's drift flag (drift > 10 % and 2 standard errors from
+            # zero) fires in about 5 % of runs at equilibrium; ask instead whether the drift is
+            # significantly larger than the 10 % allowed (NaN, failing, if a chain diverged)
+            check(f"{name}: drift beyond 10 % of λ̂, in standard errors", r["drift_excess_se"], "<=", 2,
+                  seed=chain_seed(run))
+        else:
+            check(f"{name}: chains healthy (1 = yes)", float(r["healthy"]), ">=", 1, seed=chain_seed(run))
+        check(f"{name}: share of draws below the starting loss", r["below_init"], "<", 0.2, seed=chain_seed(run))
 
 
 def test_calibration_shows_what_bad_settings_look_like(run):
-    cal = run.summary["calibration"]
+    cal, seed = run.summary["calibration"], chain_seed(run)
     at_default = [r for r in cal if r["nbeta_factor"] == 1.0]
     # the rule of thumb: the largest ε with ε κ_max <= 0.04 (< 1 % variance inflation) mixes
     # within the budget and reads the closed form
     best = max((r for r in at_default if r["eps_kappa"] <= 0.04), key=lambda r: r["epsilon"])
-    assert best["healthy"] and abs(best["estimate"] - best["exact"]) <= 0.1 * best["exact"], best
+    check("calibration, largest ε with εκ <= 0.04: healthy (1 = yes)", float(best["healthy"]), ">=", 1, seed=seed)
+    check("calibration, largest ε with εκ <= 0.04: |λ̂ / λ - 1|", abs(best["estimate"] / best["exact"] - 1),
+          "<=", 0.1, seed=seed)
     smallest = min(at_default, key=lambda r: r["epsilon"])
-    assert smallest["estimate"] < 0.5 * smallest["exact"] and not smallest["healthy"]  # not mixed
+    # not mixed
+    check("calibration, smallest ε: λ̂ / λ", smallest["estimate"] / smallest["exact"], "<", 0.5, seed=seed)
+    check("calibration, smallest ε: flagged unhealthy (1 = yes)", float(not smallest["healthy"]), ">=", 1, seed=seed)
     large = [r for r in cal if r["estimate"] is not None and 1 < r["eps_kappa"] < 4]
-    assert large and all(r["estimate"] > 1.2 * r["exact"] for r in large)   # discretisation bias
-    assert any(r["estimate"] is None and not r["healthy"] for r in cal if r["eps_kappa"] > 4)
+    assert large
+    # discretisation bias
+    check("calibration, 1 < εκ < 4: smallest λ̂ / λ", min(r["estimate"] / r["exact"] for r in large), ">", 1.2,
+          seed=seed)
+    check("calibration, εκ > 4: some setting diverges and is flagged (1 = yes)",
+          float(any(r["estimate"] is None and not r["healthy"] for r in cal if r["eps_kappa"] > 4)), ">=", 1, seed=seed)
 
 
 def test_off_minimum_start_is_flagged(run):
-    off = run.summary["off_minimum"]
-    assert off["estimate"] < 0 and off["warned"] and not off["healthy"]
+    off, seed = run.summary["off_minimum"], chain_seed(run)
+    check("start off the minimum: λ̂", off["estimate"], "<", 0, seed=seed)
+    check("start off the minimum: warned and flagged unhealthy (1 = yes)",
+          float(off["warned"] and not off["healthy"]), ">=", 1, seed=seed)
 
 
 def batched_regression_loss(rows, batch):
