@@ -264,7 +264,7 @@ def table(rows: list[dict]) -> str:
             verdict += f" (fewer than {MIN_SEEDS} seeds per dispatch)"
         cells = [row["chapter"], f"{row['criterion']} (`{row['test']}`)", f"{row['op']} {_number(row['threshold'])}",
                  *cells, f"{_number(worst)}{relative}", verdict]
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")   # |x| in a name
     return "\n".join(lines)
 
 
