@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from emergence.experiments import EXPERIMENTS, ConfigError, get
+from emergence.experiments.base import choose_profile
 
 
 def _parse_sets(pairs: list[str]) -> dict[str, str]:
@@ -30,7 +31,10 @@ def _parse_sets(pairs: list[str]) -> dict[str, str]:
 
 def _config(args):
     module = get(args.name)
-    return module, module.Config.preset(args.profile, **_parse_sets(args.set))
+    profile, note = choose_profile(args.profile, args.name)
+    if note:                   # why `auto` did not pick full on this GPU, and how to ask for it
+        print(note, file=sys.stderr)
+    return module, module.Config.preset(profile, **_parse_sets(args.set))
 
 
 def _write_outputs(run, out: Path) -> None:

@@ -40,6 +40,9 @@ MIN_SEEDS = 6
 # Chapters whose summary measures some criteria on the run's first seed only (the LLC curve, the
 # weight-decay sweep): runs starting at other seeds give those criteria their six seeds.
 FIRST_SEED_ONLY = ("grokking", "induction_heads")
+# The mirage's panel C reads the scaling-laws run that starts at the mirage's own seed (two
+# seeds): runs starting at these seeds give it six.
+PANEL_C_SEEDS = 2
 
 
 def seeds_per_run(name: str) -> int:
@@ -59,6 +62,8 @@ def seed_blocks(name: str) -> list[int]:
 
 def extra_blocks(name: str) -> list[int]:
     """More first seeds, for the criteria a chapter measures on its first seed only."""
+    if name == "mirage":
+        return [seed for seed in range(0, MIN_SEEDS, PANEL_C_SEEDS) if seed not in seed_blocks(name)]
     if name not in FIRST_SEED_ONLY:
         return []
     return [seed for seed in range(MIN_SEEDS) if seed not in seed_blocks(name)]
@@ -269,17 +274,42 @@ def table(rows: list[dict]) -> str:
 
 
 def write_table(records: list[dict], readme: Path, threads: int) -> None:
-    """Replace the table between the markers in tests/README.md."""
+    """Replace the table between the markers in tests/README.md.  The rows of chapters with no
+    records here (not audited on this machine, or their records gone with _build/) are kept from
+    the table already there, with that table's stamp."""
     text = readme.read_text()
     if BEGIN not in text or END not in text:
         raise SystemExit(f"{readme} has no {BEGIN} ... {END} markers to write the table between")
     head, rest = text.split(BEGIN, 1)
-    tail = rest.split(END, 1)[1]
+    old, tail = rest.split(END, 1)
+    rows_now = summarize(records)
+    audited = sorted({row["chapter"] for row in rows_now})
+    new_lines = table(rows_now).splitlines()
+    kept = [line for line in _table_rows(old) if _chapter_of(line) not in audited]
+    rows = sorted(new_lines[2:] + kept, key=_chapter_of)      # stable: each chapter's own order
     stamp = (f"\n_Written by `python tests/portability.py table` on {time.strftime('%Y-%m-%d')}, "
-             f"from {len(records)} checks; torch {_torch_version()}, CPU: {_cpu_name()}, "
-             f"{threads or 'the default number of'} CPU thread(s) per run._\n\n")
-    readme.write_text(head + BEGIN + stamp + table(summarize(records)) + "\n" + END + tail)
-    print(f"wrote the table of {len(records)} checks to {readme}")
+             f"from {len(records)} checks of {', '.join(audited) or 'no chapter'}; torch {_torch_version()}, "
+             f"CPU: {_cpu_name()}, {threads or 'the default number of'} CPU thread(s) per run._\n")
+    if kept:
+        kept_chapters = ", ".join(sorted({_chapter_of(line) for line in kept}))
+        stamp += f"_The rows of {kept_chapters} are kept from the table before: {_stamps(old)}_\n"
+    readme.write_text(head + BEGIN + stamp + "\n" + "\n".join(new_lines[:2] + rows) + "\n" + END + tail)
+    print(f"wrote the table of {len(records)} checks to {readme}" + (f" (kept {len(kept)} rows)" if kept else ""))
+
+
+def _table_rows(block: str) -> list[str]:
+    lines = [line for line in block.splitlines() if line.startswith("| ")]
+    return lines[1:]                                           # not the header; the |---| line has no space
+
+
+def _chapter_of(line: str) -> str:
+    return line.split("|")[1].strip()
+
+
+def _stamps(block: str) -> str:
+    """The old table's stamp lines, one sentence each, without their emphasis."""
+    lines = [line.strip().strip("_") for line in block.splitlines() if line.startswith("_")]
+    return " ".join(line.replace("_The rows of", "(rows of") for line in lines) or "(no stamp)"
 
 
 def _torch_version() -> str:

@@ -278,3 +278,13 @@ def test_the_gpu_script_runs_its_course_on_a_cpu(tmp_path):
     assert "benchmark grokking_speed: out of time" in unfinished and "no_such_chapter: crashed" in unfinished
     assert "| sparse_parity |" in (tmp_path / "report.md").read_text()
     assert (tmp_path / "logs.tar.gz").stat().st_size > 0
+
+
+def test_the_cli_says_why_auto_ran_fast_on_a_gpu(cuda_machine, records, capsys):
+    from emergence.cli import main
+    assert main(["config", "grokking"]) == 0
+    out, err = capsys.readouterr()
+    assert "not been verified" in err and "EMERGENCE_PROFILE=full" in err
+    assert json.loads(out) == json.loads(json.dumps(EXPERIMENTS["grokking"].Config.preset("fast").to_dict()))
+    main(["config", "grokking", "--profile", "fast"])          # asked for by name: no note
+    assert capsys.readouterr().err == ""

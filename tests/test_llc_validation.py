@@ -274,3 +274,8 @@ def test_llc_over_training_equals_estimate_llc_on_the_chosen_checkpoints(regular
     np.testing.assert_allclose(result.traces, direct.traces, rtol=1e-9, atol=1e-12)
     with pytest.raises(ValueError, match="count=9"):
         llc_over_training(checkpoints, Rows, lambda m, b: None, data, count=9, **settings)
+    steps, _ = llc_over_training(checkpoints, Rows, lambda m, batch: batched_regression_loss(
+        {"w": m.w}, batch), data, count=2, extra=[10, 20], **settings)
+    assert steps == [0, 10, 20, 40]                      # the even ones and the extra ones, sorted
+    with pytest.raises(ValueError, match=r"extra=\[15\]"):
+        llc_over_training(checkpoints, Rows, lambda m, b: None, data, count=2, extra=[15], **settings)

@@ -59,7 +59,10 @@ class Config(ExperimentConfig):
     log_every: int = 20                 # epochs between metric logs
     checkpoint_every: int = 50          # epochs between saved checkpoints (first seed only)
     # the local learning coefficient of the first seed over training (08_llc; 0 checkpoints = off)
-    llc_checkpoints: int = 16           # evenly spaced saved checkpoints to estimate it at
+    llc_checkpoints: int = 16           # evenly spaced saved checkpoints to estimate it at ...
+    llc_jump_checkpoints: int = 6       # ... and this many more spread over the first seed's jump
+                                        # (50 % to 95 % test accuracy, half its width beyond each end):
+                                        # a jump can be narrower than the even spacing
     llc_chains: int = 2                 # SGLD chains per checkpoint
     llc_burnin: int = 100               # SGLD steps discarded per chain (~3 relaxation times 1/(ε γ))
     llc_draws: int = 100                # SGLD steps averaged per chain
@@ -108,6 +111,8 @@ class Config(ExperimentConfig):
         require(1 <= self.checkpoint_every <= self.epochs, "checkpoint_every", self.checkpoint_every,
                 f"an integer from 1 to epochs={self.epochs}")
         require_llc_settings(self, saved=len(self.checkpoint_epochs()))
+        require(0 <= self.llc_jump_checkpoints <= 100, "llc_jump_checkpoints", self.llc_jump_checkpoints,
+                "an integer from 0 to 100")
         require(self.llc_batch_size >= 0, "llc_batch_size", self.llc_batch_size,
                 "an integer >= 0 (0 = full batch)")
 
@@ -263,14 +268,17 @@ def _circuit_measures(config: Config, checkpoints: dict, data: ModularData) -> d
 
 def _llc_over_training(config: Config, checkpoints: dict, x_train: torch.Tensor, y_train: torch.Tensor,
                        history: dict, summary: dict) -> tuple[dict, dict]:
-    """λ̂ of the first seed at `llc_checkpoints` evenly spaced checkpoints, on the training set:
-    every chain of every checkpoint is one row of one batched model (08_llc)."""
+    """λ̂ of the first seed at `llc_checkpoints` evenly spaced checkpoints and `llc_jump_checkpoints`
+    more over its jump, on the training set: every chain of every checkpoint is one row of one
+    batched model (08_llc)."""
     started = time.perf_counter()
     nbeta = config.llc_nbeta or default_nbeta(len(y_train))
+    jump = _jump_checkpoints(list(checkpoints), summary["test_acc_50_epoch"], summary["grok_epoch"],
+                             config.llc_jump_checkpoints)
     steps, r = llc_over_training(
         checkpoints, lambda rows: build_model(config, [config.seed] * rows),
         lambda m, batch: cross_entropy(logits(m, batch[0]), batch[1]), (x_train, y_train),
-        count=config.llc_checkpoints, chains=config.llc_chains, epsilon=config.llc_epsilon,
+        count=config.llc_checkpoints, extra=jump, chains=config.llc_chains, epsilon=config.llc_epsilon,
         gamma=config.llc_gamma, nbeta=nbeta, draws=config.llc_draws, burnin=config.llc_burnin,
         batch_size=config.llc_batch_size or None, seed=config.seed,
         mean_loss=True,   # cross-entropy is a mean over samples: L_b(w*) from a table, not a forward pass
@@ -289,7 +297,8 @@ def _llc_over_training(config: Config, checkpoints: dict, x_train: torch.Tensor,
     falls = peak < len(steps) - 1          # a peak at the last checkpoint has no fall after it
     halving = fastest_fall(epochs[peak:], r.llc_mean[peak:], 0.5) if falls else None
     return llc_history, {
-        "epochs": steps, "mean": r.llc_mean.tolist(), "std": r.llc_std.tolist(),
+        "epochs": steps, "jump_epochs": jump, "jump_spacing": _spacing_over(steps, summary["test_acc_50_epoch"], grok),
+        "mean": r.llc_mean.tolist(), "std": r.llc_std.tolist(),
         "healthy": r.healthy.tolist(), "below_init": r.below_init.tolist(), "drift": r.drift.tolist(),
         "init_loss": r.init_loss.tolist(),
         "settings": {"chains": config.llc_chains, "burnin": config.llc_burnin, "draws": config.llc_draws,
@@ -309,6 +318,28 @@ def _llc_over_training(config: Config, checkpoints: dict, x_train: torch.Tensor,
         "fastest_halving": None if halving is None else [int(e) for e in halving],
         "seconds": round(seconds, 2),
     }
+
+
+def _jump_checkpoints(saved: list[int], start: int | None, end: int | None, count: int) -> list[int]:
+    """`count` saved epochs spread evenly from half a jump before `start` to half a jump after
+    `end` (the nearest saved one to each point; none when the seed has not jumped)."""
+    if not count or start is None or end is None:
+        return []
+    half = (end - start) / 2
+    saved_ = np.asarray(saved)
+    targets = np.linspace(start - half, end + half, count)
+    return sorted({int(saved_[np.argmin(np.abs(saved_ - t))]) for t in targets})
+
+
+def _spacing_over(steps: list[int], start: int | None, end: int | None) -> int | None:
+    """The widest gap between consecutive LLC checkpoints from the last one at or before `start`
+    to the first at or after `end`: how finely the checkpoints resolve that interval."""
+    if start is None or end is None:
+        return None
+    e = np.asarray(steps)
+    first = max(int(np.searchsorted(e, start, side="right")) - 1, 0)
+    last = min(int(np.searchsorted(e, end, side="left")), len(e) - 1)
+    return int(np.diff(e[first:last + 1]).max()) if last > first else None
 
 
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:

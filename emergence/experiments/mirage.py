@@ -67,7 +67,7 @@ class Config(ExperimentConfig):
     subset_lengths: tuple[int, ...] = (5, 10, 30)
     subset_length: int = 10                # the headline L of subset accuracy
     partitions: int = 100                  # random partitions of the test set averaged
-    # C: the genuine transition, from the scaling-laws run of this profile
+    # C: the genuine transition, from the scaling-laws run of this profile, started at `seed`
     scaling_profile: str = "fast"
     skill_width: int = 128                 # which model's skills to read
     top_skills: int = 3                    # the most frequent skills are checked
@@ -113,7 +113,9 @@ class Config(ExperimentConfig):
         require(1 <= self.top_skills <= 50, "top_skills", self.top_skills, "an integer from 1 to 50")
 
     def scaling_config(self) -> scaling_laws.Config:
-        return scaling_laws.Config.preset(self.scaling_profile, device=self.device, threads=self.threads)
+        """The scaling-laws run panel C reads: that profile, started at this run's `seed`."""
+        return scaling_laws.Config.preset(self.scaling_profile, seed=self.seed, device=self.device,
+                                          threads=self.threads)
 
 
 def run(config: Config | None = None, use_cache: bool = True) -> Run:

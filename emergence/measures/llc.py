@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -216,15 +216,20 @@ class _LossOf(torch.nn.Module):
 
 def llc_over_training(checkpoints: dict[int, dict[str, torch.Tensor]], build: Callable[[int], torch.nn.Module],
                       loss: Callable, data: tuple[torch.Tensor, ...], *, count: int, chains: int,
-                      **settings) -> tuple[list[int], LLCResult]:
-    """λ̂ at `count` evenly spaced checkpoints of one training run, every chain of every one in a
-    single batched computation.  `checkpoints` maps step -> one model's state dict; `build(rows)`
-    makes the package's ensemble model with `rows` members; `loss(model, batch)` returns one loss
-    per member.  Other keyword arguments go to `estimate_llc`.  Returns (steps, result)."""
+                      extra: Sequence[int] = (), **settings) -> tuple[list[int], LLCResult]:
+    """λ̂ at `count` evenly spaced checkpoints of one training run, plus the saved steps in `extra`
+    (e.g. dense around a transition), every chain of every one in a single batched computation.
+    `checkpoints` maps step -> one model's state dict; `build(rows)` makes the package's ensemble
+    model with `rows` members; `loss(model, batch)` returns one loss per member.  Other keyword
+    arguments go to `estimate_llc`.  Returns (steps, result), steps sorted."""
     steps = sorted(checkpoints)
     if not 2 <= count <= len(steps):
         raise ValueError(f"count={count!r} is not allowed: 2 to the {len(steps)} saved checkpoints")
-    chosen = [steps[i] for i in np.unique(np.linspace(0, len(steps) - 1, count).round().astype(int))]
+    unsaved = sorted(set(extra) - set(steps))
+    if unsaved:
+        raise ValueError(f"extra={unsaved!r} are not saved checkpoints (saved: {steps[0]} to {steps[-1]})")
+    evenly = [steps[i] for i in np.linspace(0, len(steps) - 1, count).round().astype(int)]
+    chosen = sorted(set(evenly) | set(extra))
     device = next(iter(data)).device
     module = _LossOf(build(len(chosen) * chains), loss).to(device)
     params = stack_params([{f"model.{k}": v.to(device) for k, v in checkpoints[s].items()} for s in chosen])
