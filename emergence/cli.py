@@ -3,6 +3,7 @@
     python -m emergence list
     python -m emergence run grokking --profile fast --set p=97 --set weight_decay=0.3 --out out/
     python -m emergence config grokking --profile full      # print the resolved settings
+    python -m emergence cache ls                             # cached runs; `cache prune` drops stale ones
 """
 
 from __future__ import annotations
@@ -48,6 +49,16 @@ def _write_outputs(run, out: Path) -> None:
     os.replace(out / ".history.npz.tmp", out / "history.npz")
 
 
+def _cache_command(action: str, everything: bool) -> int:
+    from emergence import cache
+    if action == "ls":
+        print(cache.describe(cache.entries()))
+    else:
+        removed = cache.prune(everything=everything)
+        print(f"removed {len(removed)} entries ({sum(e['bytes'] for e in removed) / 1e6:.1f} MB) from {cache.cache_dir()}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m emergence", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -63,8 +74,13 @@ def main(argv: list[str] | None = None) -> int:
         if name == "run":
             sub.add_argument("--out", type=Path, help="folder for summary.json and history.npz")
             sub.add_argument("--no-cache", action="store_true", help="recompute even if cached")
+    sub = commands.add_parser("cache", help="list the run cache, or prune what this code cannot use")
+    sub.add_argument("action", choices=("ls", "prune"))
+    sub.add_argument("--all", action="store_true", help="prune: remove every entry")
     args = parser.parse_args(argv)
 
+    if args.command == "cache":
+        return _cache_command(args.action, args.all)
     try:
         if args.command == "list":
             for name, module in EXPERIMENTS.items():

@@ -1,5 +1,7 @@
+import json
 import os
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -93,3 +95,56 @@ def test_cache_can_be_turned_off(cache_root, monkeypatch):
     cache.cached_run("toy", {"a": 1}, "cpu", compute)
     cache.cached_run("toy", {"a": 1}, "cpu", compute)
     assert compute.calls == 2 and not cache_root.exists()
+
+
+# --- the key covers the code a run can reach, and nothing else -------------------------------
+
+@pytest.fixture
+def package_copy(tmp_path):
+    """A copy of the package's source to edit; returns (root, edit(relative path))."""
+    import shutil
+    import emergence
+    root = tmp_path / "emergence"
+    shutil.copytree(Path(emergence.__file__).parent, root, ignore=shutil.ignore_patterns("__pycache__"))
+
+    def edit(relative: str) -> None:
+        path = root / relative
+        path.write_text(path.read_text() + "\n# an edit\n")
+        cache.code_fingerprint.cache_clear()
+    return root, edit
+
+
+def test_the_key_follows_the_code_a_run_reaches(package_copy):
+    root, edit = package_copy
+    files = {f.relative_to(root).as_posix() for f in cache.source_files("mirage", root)}
+    assert {"experiments/mirage.py", "experiments/scaling_laws.py", "experiments/base.py", "train.py",
+            "measures/transitions.py", "models/width_mlp.py"} <= files          # panel C reuses scaling_laws
+    assert not files & {"plotting.py", "cli.py", "notebook.py", "cache.py", "experiments/grokking.py",
+                        "measures/llc.py"}
+    before = {name: cache.code_fingerprint(name, root) for name in ("grokking", "sparse_parity")}
+    for unreached in ("plotting.py", "cli.py", "notebook.py", "experiments/emergent_misalignment.py"):
+        edit(unreached)                       # a figure helper, the CLI, another chapter: still valid
+        assert {name: cache.code_fingerprint(name, root) for name in before} == before
+    edit("measures/llc.py")                   # a measure grokking uses and sparse parity does not
+    assert cache.code_fingerprint("grokking", root) != before["grokking"]
+    assert cache.code_fingerprint("sparse_parity", root) == before["sparse_parity"]
+    edit("train.py")                          # the training loop: every chapter
+    assert cache.code_fingerprint("sparse_parity", root) != before["sparse_parity"]
+
+
+def test_cache_ls_and_prune_keep_what_this_code_can_use(cache_root, capsys):
+    from emergence.cli import main
+    cache.cached_run("toy", {"a": 1}, "cpu", Counter(1.0))
+    cache.cached_run("toy", {"a": 2}, "cpu", Counter(2.0))
+    stale = cache_root / "toy" / cache.run_key("toy", {"a": 2}, "cpu")
+    manifest = json.loads((stale / "manifest.json").read_text())
+    (stale / "manifest.json").write_text(json.dumps({**manifest, "code": "older code"}))
+    (cache_root / "toy" / ".leftover.tmp").mkdir()                  # a crashed write's temporary folder
+    assert main(["cache", "ls"]) == 0
+    listing = capsys.readouterr().out
+    assert listing.count(" yes") == 1 and listing.count(" no") == 2 and "3 entries" in listing
+    assert main(["cache", "prune"]) == 0 and "removed 2 entries" in capsys.readouterr().out
+    assert [e["usable"] for e in cache.entries()] == [True]
+    assert cache.cached_run("toy", {"a": 1}, "cpu", Counter(1.0)).from_cache
+    main(["cache", "prune", "--all"])
+    assert cache.entries() == []
