@@ -48,8 +48,8 @@ def cache_enabled() -> bool:
 
 
 # Modules no computation reaches: figures, notebook helpers, the CLI, the cache itself.
-NOT_COMPUTATION = ("emergence.plotting", "emergence.notebook", "emergence.cli", "emergence.__main__",
-                   "emergence.cache", "emergence.figures")
+NOT_COMPUTATION = ("emergence.figures", "emergence.notebook", "emergence.cli", "emergence.__main__",
+                   "emergence.cache")
 
 
 def _module_file(module: str, root: Path) -> Path | None:

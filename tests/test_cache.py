@@ -119,10 +119,11 @@ def test_the_key_follows_the_code_a_run_reaches(package_copy):
     files = {f.relative_to(root).as_posix() for f in cache.source_files("mirage", root)}
     assert {"experiments/mirage.py", "experiments/scaling_laws.py", "experiments/base.py", "train.py",
             "measures/transitions.py", "models/width_mlp.py"} <= files          # panel C reuses scaling_laws
-    assert not files & {"plotting.py", "cli.py", "notebook.py", "cache.py", "experiments/grokking.py",
-                        "measures/llc.py"}
+    assert not files & {"figures/common.py", "figures/mirage.py", "cli.py", "notebook.py",
+                        "cache.py", "experiments/grokking.py", "measures/llc.py"}
     before = {name: cache.code_fingerprint(name, root) for name in ("grokking", "sparse_parity")}
-    for unreached in ("plotting.py", "cli.py", "notebook.py", "experiments/emergent_misalignment.py"):
+    for unreached in ("figures/common.py", "figures/grokking.py", "cli.py", "notebook.py",
+                      "experiments/emergent_misalignment.py"):
         edit(unreached)                       # a figure helper, the CLI, another chapter: still valid
         assert {name: cache.code_fingerprint(name, root) for name in before} == before
     edit("measures/llc.py")                   # a measure grokking uses and sparse parity does not

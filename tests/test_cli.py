@@ -45,3 +45,13 @@ def test_module_entry_point(cache_root):
     done = subprocess.run([sys.executable, "-m", "emergence", "run", "grokking", "--set", "p=8"],
                           capture_output=True, text=True)
     assert done.returncode == 2 and "p=8 is not allowed" in done.stderr
+
+
+def test_list_and_run_do_not_import_matplotlib():
+    """Figures live in emergence.figures: the CLI (and a headless sweep) never loads matplotlib."""
+    import subprocess
+    import sys
+    code = ("import sys; from emergence.cli import main; import emergence.experiments; "
+            "main(['list']); assert 'matplotlib' not in sys.modules, 'matplotlib was imported'")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

@@ -51,7 +51,7 @@ def test_ready_for_the_site_colab_and_binder(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_sliders_need_no_kernel_and_show_on_the_site(path):
-    """Sliders are plotting.frame_slider calls: self-contained HTML that works in Jupyter, in
+    """Sliders are figures.common.frame_slider calls: self-contained HTML that works in Jupyter, in
     Colab (ipywidgets 7) and on the static site.  So no chapter uses ipywidgets, and no slider's
     output is removed from the page (tests/test_site.py moves each one in a browser)."""
     cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]

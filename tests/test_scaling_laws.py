@@ -156,6 +156,8 @@ def test_cosine_schedule_needs_budgets():
 def test_a_tiny_cosine_run_measures_and_plots(cache_root, monkeypatch):
     import matplotlib.pyplot as plt
 
+    from emergence import figures
+
     one_start = {name: values[1:2] for name, values in scaling_laws.COARSE_GRID.items()}
     monkeypatch.setitem(scaling_laws.FIT_GRIDS, "coarse", one_start)   # plumbing, not the fit, is tested
 
@@ -166,8 +168,8 @@ def test_a_tiny_cosine_run_measures_and_plots(cache_root, monkeypatch):
     s = run.summary
     assert len(s["D"]) == 3 and np.array(s["loss_table"]).shape == (4, 3)
     assert run.history["task_loss"].shape == (3, 4, 4)
-    for plot in (scaling_laws.plot_loss_surface, scaling_laws.plot_fit, scaling_laws.plot_isoflops,
-                 scaling_laws.plot_published):
+    for plot in (figures.scaling_laws.plot_loss_surface, figures.scaling_laws.plot_fit,
+                 figures.scaling_laws.plot_isoflops, figures.scaling_laws.plot_published):
         plt.close(plot(run))
 
 

@@ -222,6 +222,8 @@ def test_bad_settings():
 def test_a_tiny_run_measures_and_plots(cache_root):
     import matplotlib.pyplot as plt
 
+    from emergence import figures
+
     config = silent_alignment.Config.preset(
         "fast", dataset="gaussian", gaussian_dim=6, n_train=40, n_test=12, width=16, steps=120,
         log_every=10, kernel_points=12, sigmas=(1e-2, 1e-3), sigma=1e-3, saxe_dims=(4, 6, 3),
@@ -237,9 +239,9 @@ def test_a_tiny_run_measures_and_plots(cache_root):
     # the second seed's first member is a model of its own: not a copy of the first seed's
     assert not torch.equal(run.history["train_loss"][:, 0], run.history["train_loss"][:, 4])
     assert silent_alignment.run(config).from_cache
-    for plot in (silent_alignment.plot_dynamics, silent_alignment.plot_init_scaling,
-                 silent_alignment.plot_kernel_predictions, silent_alignment.plot_kernel_snapshots,
-                 silent_alignment.plot_saxe):
+    for plot in (figures.silent_alignment.plot_dynamics, figures.silent_alignment.plot_init_scaling,
+                 figures.silent_alignment.plot_kernel_predictions,
+                 figures.silent_alignment.plot_kernel_snapshots, figures.silent_alignment.plot_saxe):
         plt.close(plot(run))
 
 

@@ -5,8 +5,9 @@ all other network traffic blocked, as on an offline laptop.  Each page must answ
 log no console error; every image must decode; no widget shows as placeholder text; math is
 typeset.  Each chapter page must have a figure, its "Settings used" box, a working notebook
 download, the Colab, Binder, repository and issues buttons exactly when the book's location is
-set (book/_ext/publication.py: none that lead nowhere), and every slider (plotting.frame_slider) must
-change its frame when moved; the references page must list every cited work.
+set (book/_ext/publication.py: none that lead nowhere), and every slider
+(figures.common.frame_slider) must change its frame when moved; the references page must list
+every cited work.
 Screenshots of the intro and the first chapter, light and dark, go to `_build/test-artifacts/`.
 
 `make test` builds the site first (`make book`), so this checks the build of the same CI run.
@@ -59,7 +60,7 @@ CHAPTERS = [p for p in PAGES if (ROOT / f"{p}.ipynb").exists()]
 
 
 def slider_calls(page: str) -> int:
-    """How many code cells of a chapter call plotting.frame_slider (each shows one slider)."""
+    """How many code cells of a chapter call figures.common.frame_slider (each shows one slider)."""
     cells = json.loads((ROOT / f"{page}.ipynb").read_text())["cells"]
     return sum("frame_slider(" in "".join(c["source"]) for c in cells if c["cell_type"] == "code")
 
@@ -249,7 +250,7 @@ def test_outputs_are_legible_in_both_themes(browser, site_url, dark):
         visit.close()
 
 
-# Moves a frame slider (emergence.plotting.frame_slider) as a reader's drag does: set the range
+# Moves a frame slider (emergence.figures.common.frame_slider) as a reader's drag does: set the range
 # input's value and fire its `input` event.  Returns the image's src, the value shown and the
 # image's width once decoded (0: it does not decode).
 MOVE_SLIDER = """async (root, value) => {
@@ -290,7 +291,7 @@ def test_two_sliders_on_one_page_work_offline_and_apart(browser, tmp_path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from emergence import plotting
+    from emergence.figures import common
 
     def draw(i):
         fig, ax = plt.subplots(figsize=(3, 2))
@@ -298,7 +299,7 @@ def test_two_sliders_on_one_page_work_offline_and_apart(browser, tmp_path):
         ax.set_title(f"frame {i}")
         return fig
 
-    sliders = [plotting.frame_slider(draw, 4), plotting.frame_slider(draw, 3, label="L", values=[1, 2, 30])]
+    sliders = [common.frame_slider(draw, 4), common.frame_slider(draw, 3, label="L", values=[1, 2, 30])]
     body = "\n".join(s._repr_html_() for s in sliders)
     (tmp_path / "index.html").write_text(f"<!DOCTYPE html><html><body>{body}</body></html>")
     with serve(tmp_path) as url:

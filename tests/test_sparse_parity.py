@@ -77,11 +77,13 @@ def test_bad_settings():
 
 
 def test_a_tiny_grid_runs_and_reports_nothing_it_cannot_measure(cache_root):
+    from emergence import figures
+
     config = sparse_parity.Config.preset("fast", n=6, k=1, n_values=(6,), k_values=(1,), n_seeds=1,
                                          width=16, max_steps=60, eval_every=30, test_size=100, device="cpu")
     s = sparse_parity.run(config).summary
     assert s["scaling"]["1"]["slope"] is None and s["k_ratio"] == {}
-    fig = sparse_parity.plot_scaling(sparse_parity.run(config))
+    fig = figures.sparse_parity.plot_scaling(sparse_parity.run(config))
     assert fig is not None
 
 
