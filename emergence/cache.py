@@ -28,7 +28,7 @@ from typing import Callable
 import torch
 
 import emergence
-from emergence.experiments.base import Run
+from emergence.run import Run
 
 SCHEMA = 1
 FILES = ("run.json", "history.pt", "checkpoints.pt")

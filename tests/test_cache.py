@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from emergence import cache
-from emergence.experiments.base import Run
+from emergence.run import Run
 
 
 def make_run(value=1.0):

@@ -88,3 +88,14 @@ def test_full_profile_runs_at_a_tiny_size(name, shared_cache, tiny_scaling_run):
     again = EXPERIMENTS[name].run(config)        # and what it made goes through the cache and back
     assert again.from_cache and set(again.history) == set(run.history)
 
+
+
+@pytest.mark.parametrize("name", list(TINY))
+def test_every_summary_carries_its_provenance(name, shared_cache, tiny_scaling_run):
+    """execute() stamps how a run was made into every summary; no chapter writes it by hand."""
+    from emergence.experiments.base import PROVENANCE
+    config = tiny_config(name)
+    summary = EXPERIMENTS[name].run(config).summary     # from the cache of the test above
+    assert set(PROVENANCE) <= set(summary), set(PROVENANCE) - set(summary)
+    assert summary["config"] == config.to_dict() and summary["device"] == "cpu" and summary["threads"] == 1
+    assert set(summary["versions"]) == {"emergence", "torch", "python", "cpu_kernels"}

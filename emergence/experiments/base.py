@@ -7,12 +7,16 @@ import dataclasses
 import json
 import os
 import sys
+import time
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
 import torch
+
+from emergence import cache
+from emergence.run import Run
 
 PROFILES = ("fast", "full")
 # Which chapters' `full` profile has run end to end on a GPU, and how it went
@@ -171,8 +175,7 @@ def execute(name: str, config: ExperimentConfig,
             use_cache: bool = True) -> "Run":
     """What every experiment's `run` does: pick the device (failing clearly if the requested
     one is absent), use the configured CPU threads, and return the cached run or compute it
-    as `compute(config, device)`."""
-    from emergence import cache
+    as `compute(config, device)`, its summary stamped with where and how it ran (`provenance`)."""
     from emergence.train import cpu_threads
 
     device, _ = choose_device(config)
@@ -181,8 +184,28 @@ def execute(name: str, config: ExperimentConfig,
     require(device.type != "mps" or torch.backends.mps.is_available(), "device", config.device,
             "'auto' or 'cpu' on this machine: MPS is not available")
     with cpu_threads(config.threads):  # inside, so the cache key sees the thread count used
-        return cache.cached_run(name, config.to_dict(), device.type, lambda: compute(config, device),
-                                use_cache)
+        return cache.cached_run(name, config.to_dict(), device.type,
+                                lambda: _stamped(compute, config, device), use_cache)
+
+
+PROVENANCE = ("seconds", "device", "threads", "versions", "config")
+
+
+def provenance(config: ExperimentConfig, device: torch.device) -> dict[str, Any]:
+    """What every summary records about how it was made (besides `seconds`)."""
+    from emergence import __version__
+    return {"device": str(device), "threads": torch.get_num_threads(),
+            "versions": {"emergence": __version__, "torch": torch.__version__,
+                         "python": sys.version.split()[0], "cpu_kernels": torch.backends.cpu.get_cpu_capability()},
+            "config": config.to_dict()}
+
+
+def _stamped(compute: Callable, config: ExperimentConfig, device: torch.device) -> Run:
+    started = time.perf_counter()
+    run = compute(config, device)
+    run.summary.setdefault("seconds", round(time.perf_counter() - started, 2))   # a chapter may time less
+    run.summary.update(provenance(config, device))
+    return run
 
 
 def choose_device(config: ExperimentConfig) -> tuple[torch.device, str]:
@@ -195,22 +218,6 @@ def choose_device(config: ExperimentConfig) -> tuple[torch.device, str]:
                        and mps_available())
     return device, ("device cpu, not mps: this chapter computes in float64, which Apple's MPS lacks"
                     if passed_over_mps else "")
-
-
-@dataclass
-class Run:
-    """The result of an experiment: what the notebook, the CLI and the tests all read.
-
-    history: name -> tensor; "step" (or "epoch") is 1-D, metrics are (n_logs, E), one column
-    per ensemble member (described by summary["members"]).  checkpoints: step -> weights.
-    """
-
-    name: str
-    config: dict[str, Any]
-    summary: dict[str, Any]
-    history: dict[str, torch.Tensor] = field(default_factory=dict)
-    checkpoints: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)
-    from_cache: bool = False
 
 
 @dataclass(frozen=True)

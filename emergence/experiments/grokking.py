@@ -411,7 +411,4 @@ def _summarize(config: Config, members: list[dict], history: dict, device, secon
         "seconds": round(seconds, 2),
         "epochs_trained": int(epochs[-1]),
         "epochs_per_second": round(float(epochs[-1]) / seconds, 1),
-        "device": str(device),
-        "threads": torch.get_num_threads(),
-        "config": config.to_dict(),
     }

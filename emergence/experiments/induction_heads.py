@@ -542,7 +542,4 @@ def _summarize(config: Config, history: dict, device, seconds: float, deep_secon
         "control_any_drop": any(c["drop"] for c in controls),
         "seconds": round(seconds, 2),
         "ms_per_step": round(1000 * deep_seconds / config.steps, 1),
-        "device": str(device),
-        "threads": torch.get_num_threads(),
-        "config": config.to_dict(),
     }

@@ -255,7 +255,7 @@ def _validate(config: Config, device: torch.device) -> Run:
     calibration, history = _calibration(config, gen, device, common)
     off = _off_minimum(config, gen, device, common)
     summary = dict(validation=rows, calibration=calibration, off_minimum=off, nbeta=nbeta,
-                   device=str(device), seconds=time.time() - start,
+                   seconds=time.time() - start,
                    tolerances=dict(regular=REGULAR_TOL, crossing=CROSSING_TOL, dln=DLN_TOL))
     return Run(NAME, config.to_dict(), summary, history)
 

@@ -149,7 +149,6 @@ def _train_and_measure(config: Config, device: torch.device) -> Run:
         "analytic": analytic, "digits": digits, "skills": skills,
         "lags": {"analytic": analytic["lag"], "digits": digits["lag"], "skills": skills["lags"]},
         "seconds": round(time.perf_counter() - started, 2),
-        "device": str(device), "threads": torch.get_num_threads(), "config": config.to_dict(),
     }
     return Run(NAME, config.to_dict(), summary, history, {})
 

@@ -336,8 +336,6 @@ def _summarize(config: Config, task: MultitaskParity, history: dict, device, sec
         "tasks_learned": _tasks_learned(config, history),
         "fit_seconds": round(time.perf_counter() - fit_started, 2),
         "seconds": round(seconds + time.perf_counter() - fit_started, 2),
-        "device": str(device), "threads": torch.get_num_threads(),
-        "config": config.to_dict(),
     }
 
 

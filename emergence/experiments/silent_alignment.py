@@ -434,7 +434,4 @@ def _summarize(config: Config, members: list[dict], history: dict, data: dict, d
         "members": members,
         "n_models": len(members) + config.saxe_seeds,
         "seconds": round(seconds, 2),
-        "device": str(device),
-        "threads": torch.get_num_threads(),
-        "config": config.to_dict(),
     }

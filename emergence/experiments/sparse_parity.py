@@ -239,7 +239,4 @@ def _summarize(config: Config, members, history, device, seconds) -> dict:
         "members": members,
         "n_models": len(members),
         "seconds": round(seconds, 2),
-        "device": str(device),
-        "threads": torch.get_num_threads(),
-        "config": config.to_dict(),
     }

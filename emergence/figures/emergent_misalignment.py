@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 
-from emergence.experiments.base import Run
+from emergence.run import Run
 from emergence.experiments.emergent_misalignment import KINDS, PARAMETERISATIONS, member_table, turner_measures
 from emergence.figures.common import COLORS, mark
 

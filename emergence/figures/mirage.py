@@ -5,7 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from emergence.experiments.base import Run
+from emergence.run import Run
 
 
 def _normalised(values):

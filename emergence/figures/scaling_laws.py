@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import NullFormatter
 
-from emergence.experiments.base import Run
+from emergence.run import Run
 from emergence.measures.scaling import chinchilla_loss, compute_optimal
 
 

@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from emergence.experiments.base import Run
+from emergence.run import Run
 from emergence.experiments.silent_alignment import saxe_mode_strength
 from emergence.figures.common import COLORS, mark
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from emergence.experiments.base import Run
+from emergence.run import Run
 from emergence.experiments.sparse_parity import PLATEAU_ERROR
 from emergence.figures.common import COLORS, mark
 
