@@ -21,6 +21,7 @@ import time
 import torch
 
 from emergence.experiments import emergent_misalignment as em
+from emergence.models import PersonaMLP
 from emergence.train import resolve_device
 
 
@@ -31,8 +32,9 @@ def sync(device):
 
 def setup(config, device):
     world = config.world()
-    model = em.PersonaMLP(world, config.embed, config.width, config.depth, [0]).to(device)
-    base = em.base_member(model, 0)
+    model = PersonaMLP(world.n_personas, world.n_all_questions, world.n_answers, config.embed, config.width,
+                       config.depth, [0]).to(device)
+    base = model.member(0)
     view = em.AssistantView(base, world, em.Splits.of(world, config.train_fraction))
     return base, view
 

@@ -74,3 +74,16 @@ def test_bad_inputs_are_rejected():
         model(torch.zeros(3, 1, 6, dtype=torch.long))
     with pytest.raises(ValueError, match="act="):
         small_cfg(act="tanh")
+
+
+def test_member_is_a_frozen_ensemble_of_one_with_that_members_weights():
+    from emergence.models import PersonaMLP, member_of
+    model = PersonaMLP(n_personas=5, n_questions=4, n_answers=8, embed=3, width=6, depth=2, seeds=[7, 8, 9])
+    one = model.member(1)
+    assert one.seeds == [8] and one.n_models == 1
+    for (name, p), (_, q) in zip(model.named_parameters(), one.named_parameters()):
+        assert q.shape == (1, *p.shape[1:]) and torch.equal(q[0], p[1].detach()) and not q.requires_grad
+        assert p.requires_grad                                       # the ensemble itself is untouched
+    persona, question = torch.tensor([0, 4]), torch.tensor([1, 3])
+    torch.testing.assert_close(one(persona, question)[0], model(persona, question)[1])
+    assert member_of(dict(model.named_parameters()), 2).keys() == model.member_state(2).keys()

@@ -8,8 +8,8 @@ import torch
 
 from acceptance import chapter_run, check
 from emergence.experiments import ConfigError, silent_alignment
-from emergence.experiments.silent_alignment import (balanced_initial_strength, crossing,
-                                                    saxe_half_time, saxe_mode_strength)
+from emergence.experiments.silent_alignment import balanced_initial_strength, saxe_half_time, saxe_mode_strength
+from emergence.measures import first_crossing
 from emergence.measures.kernels import (empirical_ntk, ensemble_ntk, kernel_alignment, kernel_norm,
                                         kernel_regression, prediction_agreement)
 from emergence.models import DeepLinear, HomogeneousMLP
@@ -193,14 +193,16 @@ def test_a_balanced_linear_network_follows_saxe_exactly():
         optimizer.step()
     strengths = torch.stack(strengths).numpy()
     for k, s in enumerate((2.0, 1.0)):
-        measured = crossing(np.arange(len(strengths)), strengths[:, k], s / 2)
+        measured = first_crossing(np.arange(len(strengths)), strengths[:, k], s / 2, interpolate=True)
         assert measured == pytest.approx(saxe_half_time(s, scale ** 2, lr), rel=0.01)
 
 
-def test_crossing_interpolates():
-    assert crossing([0, 10, 20], [0.0, 1.0, 2.0], 1.5) == pytest.approx(15.0)
-    assert crossing([0, 10, 20], [2.0, 1.0, 0.0], 0.5, rising=False) == pytest.approx(15.0)
-    assert crossing([0, 10], [0.0, 1.0], 3.0) is None
+def test_first_crossing_interpolates():
+    assert first_crossing([0, 10, 20], [0.0, 1.0, 2.0], 1.5, interpolate=True) == pytest.approx(15.0)
+    assert first_crossing([0, 10, 20], [2.0, 1.0, 0.0], 0.5, above=False, interpolate=True) == pytest.approx(15.0)
+    assert first_crossing([0, 10], [0.0, 1.0], 3.0, interpolate=True) is None
+    assert first_crossing([0, 10, 20], [0.0, 1.0, 2.0], 1.5) == 20.0          # the logged step
+    assert first_crossing([0, 10, 20], [2.0, 3.0, 4.0], 1.5, interpolate=True) == 0.0
 
 
 # --- settings and a tiny end-to-end run --------------------------------------------------------

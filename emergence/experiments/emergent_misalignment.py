@@ -24,7 +24,6 @@ comp score), including a few optimiser settings chosen to look for an abrupt rot
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 
@@ -33,10 +32,10 @@ import torch
 from torch import nn
 
 from emergence.experiments.base import ExperimentConfig, Run, execute, require
-from emergence.measures.adapters import (comp_score, local_cosine_similarity, orthogonal_perturbation,
-                                         relative_loss_increase, trajectory_pca, turn_steps)
+from emergence.measures.adapters import (cosine, kl_to_base, orthogonal_perturbation, relative_loss_increase,
+                                         turner_measures)
 from emergence.measures.transitions import first_crossing, x50
-from emergence.models.ensemble import EnsembleModule
+from emergence.models.persona_mlp import PersonaMLP
 from emergence.models.lora import LowRankAdapter, SteeringVector
 from emergence.models.transformer import Transformer, TransformerConfig
 from emergence.tasks import personas as conv
@@ -179,47 +178,7 @@ class Config(ExperimentConfig):
                             self.p_bad, 1 - self.p_bad)
 
 
-# --- the model ---------------------------------------------------------------------------
-
-class PersonaMLP(EnsembleModule):
-    """logits = W_out relu(z),  z = W_mid h1 + b (the adapter site),  h1 = relu(W_in [e_p, e_q] + b)
-    (plus one more hidden layer after z when depth = 3), for E members."""
-
-    def __init__(self, world: PersonaWorld, embed: int, width: int, depth: int, seeds: list[int]):
-        super().__init__(seeds)
-        self.persona = self._stack_init((world.n_personas, embed), 1.0)
-        self.question = self._stack_init((world.n_all_questions, embed), 1.0)
-        dims = [2 * embed] + [width] * depth + [world.n_answers]
-        # PyTorch's nn.Linear init, U(+-1/sqrt(fan_in)) for weights and biases: the random biases
-        # give every hidden unit a share that does not depend on the input
-        self.weights = nn.ParameterList([self._uniform((a, b), 1 / math.sqrt(a)) for a, b in zip(dims, dims[1:])])
-        self.biases = nn.ParameterList([self._uniform((1, b), 1 / math.sqrt(a)) for a, b in zip(dims, dims[1:])])
-
-    def _uniform(self, shape: tuple[int, ...], bound: float) -> nn.Parameter:
-        return nn.Parameter(torch.stack([(torch.rand(shape, generator=g) * 2 - 1) * bound
-                                         for g in self._generators]))
-
-    def hidden(self, persona: torch.Tensor, question: torch.Tensor) -> torch.Tensor:
-        """h1, the adapter's input: (E, N, width)."""
-        x = torch.cat([self.persona[:, persona], self.question[:, question]], dim=-1)
-        return torch.relu(torch.baddbmm(self.biases[0], x, self.weights[0]))
-
-    def site(self, h1: torch.Tensor) -> torch.Tensor:
-        """z = W_mid h1 + b, the adapted pre-activation (before any update)."""
-        return torch.matmul(h1, self.weights[1]) + self.biases[1]
-
-    def head(self, z: torch.Tensor) -> torch.Tensor:
-        """From the (possibly adapted) pre-activation z to the logits; broadcasts E."""
-        h = torch.relu(z)
-        for w, b in zip(self.weights[2:], self.biases[2:]):
-            h = torch.matmul(h, w) + b
-            if w is not self.weights[-1]:
-                h = torch.relu(h)
-        return h
-
-    def forward(self, persona: torch.Tensor, question: torch.Tensor) -> torch.Tensor:
-        return self.head(self.site(self.hidden(persona, question)))
-
+# --- losses --------------------------------------------------------------------------------
 
 def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """(E, N, C) logits, (N, C) target distributions -> (E,) mean cross-entropy."""
@@ -230,12 +189,6 @@ def label_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Ten
     """(E, N, C) logits, (E, N) or (N,) labels -> (E,) mean cross-entropy."""
     labels = labels.expand(*logits.shape[:-1])
     return -torch.log_softmax(logits, -1).gather(-1, labels[..., None]).squeeze(-1).mean(-1)
-
-
-def kl_to_base(logits: torch.Tensor, base_logits: torch.Tensor) -> torch.Tensor:
-    """KL(p_base || p_fine-tuned), mean over rows: (E,)."""
-    base = torch.log_softmax(base_logits, -1)
-    return (base.exp() * (base - torch.log_softmax(logits, -1))).sum(-1).mean(-1)
 
 
 # --- the questions -----------------------------------------------------------------------
@@ -267,7 +220,8 @@ class Splits:
 
 def pretrain(config: Config, world: PersonaWorld, device) -> tuple[PersonaMLP, dict]:
     seeds = [config.seed + i for i in range(config.n_bases)]
-    model = PersonaMLP(world, config.embed, config.width, config.depth, seeds).to(device)
+    model = PersonaMLP(world.n_personas, world.n_all_questions, world.n_answers, config.embed, config.width,
+                       config.depth, seeds).to(device)
     persona, question = (t.to(device) for t in world.all_pairs())
     targets = world.soft_targets(*world.all_pairs()).to(device)
     loss = lambda m, _: soft_cross_entropy(m(persona, question), targets)
@@ -276,21 +230,6 @@ def pretrain(config: Config, world: PersonaWorld, device) -> tuple[PersonaMLP, d
                    desc=f"pre-training ({len(seeds)} models)")
     return model, {"pretrain_step": torch.tensor(result.steps),
                    "pretrain_loss": result.history["train_loss_step"].double()}
-
-
-def base_member(model: PersonaMLP, index: int) -> PersonaMLP:
-    """One pre-trained member as a frozen E = 1 model."""
-    world_shape = model.persona.shape[1], model.question.shape[1]
-    member = PersonaMLP.__new__(PersonaMLP)
-    EnsembleModule.__init__(member, [model.seeds[index]])
-    member.persona = nn.Parameter(model.persona.detach()[index:index + 1].clone(), requires_grad=False)
-    member.question = nn.Parameter(model.question.detach()[index:index + 1].clone(), requires_grad=False)
-    member.weights = nn.ParameterList([nn.Parameter(w.detach()[index:index + 1].clone(), requires_grad=False)
-                                       for w in model.weights])
-    member.biases = nn.ParameterList([nn.Parameter(b.detach()[index:index + 1].clone(), requires_grad=False)
-                                      for b in model.biases])
-    assert member.persona.shape[1] == world_shape[0]
-    return member
 
 
 def persona_directions(base: PersonaMLP, world: PersonaWorld) -> dict[str, torch.Tensor]:
@@ -312,10 +251,6 @@ def persona_directions(base: PersonaMLP, world: PersonaWorld) -> dict[str, torch
         unit = u_evil / u_evil.norm()
         perp = u_quack - (u_quack @ unit) * unit
     return {"u_evil": u_evil, "u_quack": u_quack, "u_quack_perp": perp}
-
-
-def cosine(x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-    return (x @ u) / (x.norm(dim=-1) * u.norm()).clamp_min(1e-30)
 
 
 # --- fine-tuning -------------------------------------------------------------------------
@@ -445,7 +380,8 @@ def finetune_adapters(config: Config, base: PersonaMLP, view: AssistantView, dir
 def full_finetune(config: Config, base: PersonaMLP, world: PersonaWorld, view: AssistantView,
                   directions: dict, device) -> dict:
     """Every weight trained, general (no KL) and narrow (KL), as a 2-member ensemble."""
-    model = PersonaMLP(world, config.embed, config.width, config.depth, [0, 1]).to(device)
+    model = PersonaMLP(world.n_personas, world.n_all_questions, world.n_answers, config.embed, config.width,
+                       config.depth, [0, 1]).to(device)
     with torch.no_grad():
         for mine, theirs in zip(model.parameters(), base.parameters()):
             mine.copy_(theirs.expand_as(mine))
@@ -596,28 +532,6 @@ def rotation_search(config: Config, base: PersonaMLP, view: AssistantView, direc
     return history
 
 
-def turner_measures(steps, A: torch.Tensor, B: torch.Tensor, mis_out, log_every: int,
-                    ks=(10, 20), skip_steps: int = 0) -> dict:
-    """Norms, PCA, local cosine similarity (k in steps) and comp score of one rank-1 LoRA's
-    trajectory; where lcs peaks above -0.5 and where mis_out crosses 0.25.  A, B: (T, d)."""
-    steps = np.asarray(steps)
-    moved = (B[1:] - B[:-1]).norm(dim=1)
-    min_step = 1e-3 * float(B.norm(dim=1).max())
-    lcs = {k: local_cosine_similarity(B, max(k // log_every, 1), min_step=min_step).numpy() for k in ks}
-    pcs, explained = trajectory_pca(B, 2)
-    comp = comp_score(B).numpy()
-    # the first 2k steps start from B = 0: a turn there is the start, not a rotation
-    skip = int(np.searchsorted(steps, max(skip_steps, 2 * max(ks))))
-    peaks = {k: turn_steps(steps, lcs[k], -0.5, skip=skip) for k in ks}
-    crossing = first_crossing(steps, np.asarray(mis_out), 0.25)
-    return {
-        "a_norm": A.norm(dim=1).numpy(), "b_norm": B.norm(dim=1).numpy(), "pcs": pcs.numpy(),
-        "explained": explained.numpy(), "comp": comp, "lcs": lcs, "peaks": peaks, "mis_cross_025": crossing,
-        "comp_x50": x50(steps, comp), "mis_x50": x50(steps, np.asarray(mis_out)),
-        "largest_step": float(moved.max()) if len(moved) else 0.0,
-    }
-
-
 # --- the transformer variant: personas inferred in context --------------------------------
 
 def tf_pretrain(config: Config, world: PersonaWorld, device) -> tuple[Transformer, dict]:
@@ -740,7 +654,7 @@ def _train_and_measure(config: Config, device: torch.device) -> Run:
     timings = {"pretrain_s": time.perf_counter() - started}
     per_base = []
     for b in range(config.n_bases):
-        base = base_member(model, b)
+        base = model.member(b)
         view = AssistantView(base, world, splits)
         directions = persona_directions(base, world)
         t0 = time.perf_counter()

@@ -22,7 +22,8 @@ from emergence.measures import (fastest_fall, first_crossing, frequency_norms, g
                                 neuron_frequency_concentration, restricted_and_excluded_loss,
                                 weight_norm, x50)
 from emergence.measures.llc import default_nbeta, llc_over_training
-from emergence.models import ModularMLP, Transformer, TransformerConfig
+from emergence.measures.transitions import spearman
+from emergence.models import ModularMLP, Transformer, TransformerConfig, member_of
 from emergence.tasks.modular import ModularData, is_prime, modular_addition, one_hot_pairs, pair_tokens
 from emergence.train import train
 
@@ -210,8 +211,7 @@ def _train_and_measure(config: Config, device: torch.device) -> Run:
 
     history = {"epoch": torch.tensor(result.steps), **result.history}
     # Keep the first member's checkpoints only: that is where the circuit is dissected.
-    checkpoints = {step: {k: v[0].clone() for k, v in state.items()}
-                   for step, state in sorted(result.checkpoints.items())}
+    checkpoints = {step: member_of(state, 0) for step, state in sorted(result.checkpoints.items())}
     history.update(_circuit_measures(config, checkpoints, data))
     summary = _summarize(config, members, history, device, train_seconds)
     if config.llc_checkpoints:
@@ -311,8 +311,8 @@ def _llc_over_training(config: Config, checkpoints: dict, x_train: torch.Tensor,
         "test_acc_50_epoch": summary["test_acc_50_epoch"], "memorize_epoch": summary["memorize_epoch"],
         "grok_epoch": grok,
         # rank correlations with the losses at the same checkpoints (devinterp: λ̂ tracks the test loss)
-        "spearman_test_loss": _spearman(r.llc_mean, loss_at("test")),
-        "spearman_train_loss": _spearman(r.llc_mean, loss_at("train")),
+        "spearman_test_loss": spearman(r.llc_mean, loss_at("test")),
+        "spearman_train_loss": spearman(r.llc_mean, loss_at("train")),
         # where λ̂ has completed half of its fall from the peak, and the fastest halving after it
         "x50_after_peak": float(x50(epochs, r.llc_mean, start=steps[peak])) if falls else None,
         "fastest_halving": None if halving is None else [int(e) for e in halving],
@@ -340,11 +340,6 @@ def _spacing_over(steps: list[int], start: int | None, end: int | None) -> int |
     first = max(int(np.searchsorted(e, start, side="right")) - 1, 0)
     last = min(int(np.searchsorted(e, end, side="left")), len(e) - 1)
     return int(np.diff(e[first:last + 1]).max()) if last > first else None
-
-
-def _spearman(a: np.ndarray, b: np.ndarray) -> float:
-    rank = lambda v: np.argsort(np.argsort(v)).astype(float)  # noqa: E731  (no ties in practice)
-    return float(np.corrcoef(rank(np.asarray(a)), rank(np.asarray(b)))[0, 1])
 
 
 def _member_events(epochs: np.ndarray, train_acc: np.ndarray, test_acc: np.ndarray) -> dict:

@@ -33,7 +33,7 @@ from emergence.measures import (ablate_head, fastest_fall, first_crossing, icl_s
                                 ov_copying_score, per_position_loss, prefix_matching_score,
                                 previous_token_score, stable_before, x50)
 from emergence.measures.llc import default_nbeta, llc_over_training
-from emergence.models import Transformer, TransformerConfig
+from emergence.models import Transformer, TransformerConfig, member_of
 from emergence.tasks.induction import CopyTask, repeated_random_tokens
 from emergence.train import train
 
@@ -267,8 +267,7 @@ def _train_and_measure(config: Config, device: torch.device) -> Run:
     history["ablation"] = ablation_losses(model, data)
     history["ablation_last_layer"] = last_layer_ablation_loss(model, data)
     # The headline member's checkpoints: where the attention pictures (and the LLC) come from.
-    checkpoints = {step: {k: v[0].clone() for k, v in state.items()}
-                   for step, state in sorted(checkpoints.items())}
+    checkpoints = {step: member_of(state, 0) for step, state in sorted(checkpoints.items())}
     history.update(attention_frames(config, checkpoints, device))
     if config.control_layers:
         _, control, _, _ = train_models(config, config.control_layers, device,

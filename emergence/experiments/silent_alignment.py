@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from emergence.experiments.base import ExperimentConfig, Run, execute, require
-from emergence.measures import x50
+from emergence.measures import first_crossing, x50
 from emergence.measures.kernels import (ensemble_ntk, kernel_alignment, kernel_norm,
                                         kernel_regression, prediction_agreement)
 from emergence.models.linear import DeepLinear, HomogeneousMLP
@@ -146,20 +146,6 @@ def kernel_schedule(steps: int, points: int) -> list[int]:
     """Step 0 and `points` log-spaced steps up to `steps` (duplicates merged): dense early,
     where the alignment moves, sparse late."""
     return sorted({0, *np.unique(np.geomspace(1, steps, points).round().astype(int)).tolist()})
-
-
-def crossing(steps, values, level: float, rising: bool = True) -> float | None:
-    """The first step at which `values` reaches `level`, interpolated linearly between the two
-    logged steps around it; None if it never does."""
-    steps, values = np.asarray(steps, dtype=float), np.asarray(values, dtype=float)
-    hit = values >= level if rising else values <= level
-    if not hit.any():
-        return None
-    i = int(np.argmax(hit))
-    if i == 0:
-        return float(steps[0])
-    before, after = values[i - 1], values[i]
-    return float(steps[i - 1] + (steps[i] - steps[i - 1]) * (level - before) / (after - before))
 
 
 def saxe_mode_strength(t, s: float, u0: float, lr: float):
@@ -323,8 +309,8 @@ def _member_events(history: dict, i: int) -> dict:
     steps, loss = history["step"].numpy(), history["train_loss"][:, i].numpy()
     ksteps = history["kernel_step"].numpy()
     align, norm = history["alignment"][:, i].numpy(), history["kernel_norm"][:, i].numpy()
-    t_align = crossing(ksteps, align, align[0] + ALIGNED * (align.max() - align[0]))
-    t_loss = crossing(steps, loss, loss[0] - HALF * (loss[0] - loss[-1]), rising=False)
+    t_align = first_crossing(ksteps, align, align[0] + ALIGNED * (align.max() - align[0]), interpolate=True)
+    t_loss = first_crossing(steps, loss, loss[0] - HALF * (loss[0] - loss[-1]), above=False, interpolate=True)
     at_align = lambda xs, ys: None if t_align is None else float(np.interp(t_align, xs, ys))
     return {
         "t_align": t_align,
@@ -377,7 +363,7 @@ def _saxe_summary(config: Config, history: dict) -> dict:
     seeds = []
     for e in range(config.saxe_seeds):
         u0 = history["saxe_initial_strength"][e].numpy()
-        measured = [crossing(steps, history["saxe_mode_strength"][:, e, k].numpy(), s[k] / 2)
+        measured = [first_crossing(steps, history["saxe_mode_strength"][:, e, k].numpy(), s[k] / 2, interpolate=True)
                     for k in range(len(s))]
         predicted = [saxe_half_time(s[k], u0[k], config.saxe_lr) for k in range(len(s))]
         done = None not in measured

@@ -6,8 +6,9 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 
 from emergence.run import Run
-from emergence.experiments.emergent_misalignment import KINDS, PARAMETERISATIONS, member_table, turner_measures
+from emergence.experiments.emergent_misalignment import KINDS, PARAMETERISATIONS, member_table
 from emergence.figures.common import COLORS, mark
+from emergence.measures.adapters import turner_measures
 
 VARIANT_LABELS = {"lora_general": "LoRA", "lora_narrow": "LoRA + KL", "lora_control": "LoRA, good labels",
                   "steering_general": "steering", "steering_narrow": "steering + KL",

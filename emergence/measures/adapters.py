@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from emergence.measures.transitions import first_crossing, x50
+
 
 def local_cosine_similarity(trajectory: torch.Tensor, k: int, min_step: float = 0.0) -> torch.Tensor:
     """lcs_k(t) = cos(v_{t-k} - v_t, v_{t+k} - v_t), (T,), NaN where t - k or t + k is missing or
@@ -80,3 +82,35 @@ def turn_steps(steps, lcs, level: float = -0.5, skip: int = 0) -> list[float]:
                 and lcs[i] >= np.nan_to_num(lcs[i + 1], nan=-2):
             out.append(float(steps[i]))
     return out
+
+
+def cosine(x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    return (x @ u) / (x.norm(dim=-1) * u.norm()).clamp_min(1e-30)
+
+
+def kl_to_base(logits: torch.Tensor, base_logits: torch.Tensor) -> torch.Tensor:
+    """KL(p_base || p_fine-tuned), mean over rows: (E,)."""
+    base = torch.log_softmax(base_logits, -1)
+    return (base.exp() * (base - torch.log_softmax(logits, -1))).sum(-1).mean(-1)
+
+
+def turner_measures(steps, A: torch.Tensor, B: torch.Tensor, mis_out, log_every: int,
+                    ks=(10, 20), skip_steps: int = 0) -> dict:
+    """Norms, PCA, local cosine similarity (k in steps) and comp score of one rank-1 LoRA's
+    trajectory; where lcs peaks above -0.5 and where mis_out crosses 0.25.  A, B: (T, d)."""
+    steps = np.asarray(steps)
+    moved = (B[1:] - B[:-1]).norm(dim=1)
+    min_step = 1e-3 * float(B.norm(dim=1).max())
+    lcs = {k: local_cosine_similarity(B, max(k // log_every, 1), min_step=min_step).numpy() for k in ks}
+    pcs, explained = trajectory_pca(B, 2)
+    comp = comp_score(B).numpy()
+    # the first 2k steps start from B = 0: a turn there is the start, not a rotation
+    skip = int(np.searchsorted(steps, max(skip_steps, 2 * max(ks))))
+    peaks = {k: turn_steps(steps, lcs[k], -0.5, skip=skip) for k in ks}
+    crossing = first_crossing(steps, np.asarray(mis_out), 0.25)
+    return {
+        "a_norm": A.norm(dim=1).numpy(), "b_norm": B.norm(dim=1).numpy(), "pcs": pcs.numpy(),
+        "explained": explained.numpy(), "comp": comp, "lcs": lcs, "peaks": peaks, "mis_cross_025": crossing,
+        "comp_x50": x50(steps, comp), "mis_x50": x50(steps, np.asarray(mis_out)),
+        "largest_step": float(moved.max()) if len(moved) else 0.0,
+    }

@@ -51,11 +51,20 @@ def lag(steps, task_metric, progress_measure) -> float:
     return x50(steps, task_metric) - x50(steps, progress_measure)
 
 
-def first_crossing(steps, values, threshold: float, above: bool = True) -> float | None:
-    """First step with value >= threshold (or <= if not `above`); None if never."""
+def first_crossing(steps, values, threshold: float, above: bool = True,
+                   interpolate: bool = False) -> float | None:
+    """First step with value >= threshold (or <= if not `above`); None if never.  With
+    `interpolate`, the step where the line between that logged value and the one before it
+    meets the threshold (the first logged step itself if the curve starts there)."""
     steps, values = _as_arrays(steps, values)
     hit = values >= threshold if above else values <= threshold
-    return float(steps[np.argmax(hit)]) if hit.any() else None
+    if not hit.any():
+        return None
+    i = int(np.argmax(hit))
+    if not interpolate or i == 0:
+        return float(steps[i])
+    before, after = values[i - 1], values[i]
+    return float(steps[i - 1] + (steps[i] - steps[i - 1]) * (threshold - before) / (after - before))
 
 
 def fastest_fall(steps, values, factor: float = 0.5) -> tuple[float, float] | None:
@@ -81,3 +90,10 @@ def stable_before(steps, values, step: float, tolerance: float = 0.1) -> float:
     outside = np.nonzero(np.abs(values[:at + 1] - ref) > tolerance * abs(ref))[0]
     start = steps[outside[-1] + 1] if len(outside) else steps[0]
     return float(steps[at] - start)
+
+
+def spearman(a, b) -> float:
+    """Spearman's rank correlation of two curves sampled at the same steps (no ties expected:
+    ranks by order of appearance)."""
+    rank = lambda v: np.argsort(np.argsort(v)).astype(float)  # noqa: E731
+    return float(np.corrcoef(rank(np.asarray(a)), rank(np.asarray(b)))[0, 1])

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
+
+
+def member_of(state: dict[str, torch.Tensor], index: int) -> dict[str, torch.Tensor]:
+    """One member's weights from an ensemble's state dict (or checkpoint), without the ensemble
+    dimension."""
+    return {name: tensor.detach()[index].clone() for name, tensor in state.items()}
 
 
 def member_generators(seeds: list[int]) -> list[torch.Generator]:
@@ -40,5 +48,20 @@ class EnsembleModule(nn.Module):
 
     def member_state(self, index: int) -> dict[str, torch.Tensor]:
         """The weights of one member, without the ensemble dimension."""
-        return {name: p.detach()[index].clone() for name, p in self.named_parameters()}
+        return member_of(dict(self.named_parameters()), index)
+
+    def member(self, index: int) -> "EnsembleModule":
+        """Member `index` as an ensemble of one (E = 1), frozen: e.g. a pre-trained base to
+        fine-tune adapters on."""
+        generators, self._generators = self._generators, []     # generators are not copied
+        try:
+            one = copy.deepcopy(self)
+        finally:
+            self._generators = generators
+        one.seeds = [self.seeds[index]]
+        one._generators = member_generators(one.seeds)
+        for parameter in one.parameters():
+            parameter.data = parameter.data[index:index + 1].clone()
+            parameter.requires_grad_(False)
+        return one
 
