@@ -31,11 +31,11 @@ def _parse_sets(pairs: list[str]) -> dict[str, str]:
 
 
 def _config(args):
-    module = get(args.name)
+    experiment = get(args.name)
     profile, note = choose_profile(args.profile, args.name)
     if note:                   # why `auto` did not pick full on this GPU, and how to ask for it
         print(note, file=sys.stderr)
-    return module, module.Config.preset(profile, **_parse_sets(args.set))
+    return experiment, experiment.Config.preset(profile, **_parse_sets(args.set))
 
 
 def _write_outputs(run, out: Path) -> None:
@@ -83,14 +83,14 @@ def main(argv: list[str] | None = None) -> int:
         return _cache_command(args.action, args.all)
     try:
         if args.command == "list":
-            for name, module in EXPERIMENTS.items():
-                print(f"{name:16s} {module.__doc__.strip().splitlines()[0]}")
+            for name, experiment in EXPERIMENTS.items():
+                print(f"{name:22s} {experiment.about}")
             return 0
-        module, config = _config(args)
+        experiment, config = _config(args)
         if args.command == "config":
             print(json.dumps(config.to_dict(), indent=1))
             return 0
-        run = module.run(config, use_cache=not args.no_cache)
+        run = experiment.run(config, use_cache=not args.no_cache)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -79,3 +79,14 @@ def test_settings_used_names_the_profile_and_marks_what_changed():
     assert settings_used(Config.preset("full"), "full").changed == ()
     with pytest.raises(ConfigError, match="profile='huge'"):
         settings_used(Config.preset("fast"), "huge")
+
+
+def test_every_chapter_registers_one_experiment_by_the_contract():
+    import importlib
+    from emergence.experiments import EXPERIMENTS, Experiment
+    for name, experiment in EXPERIMENTS.items():
+        module = importlib.import_module(f"emergence.experiments.{name}")
+        assert isinstance(experiment, Experiment) and module.EXPERIMENT is experiment
+        assert experiment.name == name == experiment.Config.experiment()
+        assert module.run == experiment.run and experiment.about
+        assert experiment.compute.__module__ == module.__name__

@@ -10,6 +10,7 @@ record as run end to end and passed (emergence/experiments/full_runs.json); else
 Settings-used box says why and how to ask for `full`.
 """
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -23,7 +24,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves
 from torch.utils.weak import WeakIdKeyDictionary
 
-from emergence.experiments import EXPERIMENTS, ConfigError, base, settings_used
+from emergence.experiments import EXPERIMENTS, ConfigError, Run, base, settings_used
 from test_full_profiles import TINY, tiny_config, tiny_scaling_run  # noqa: F401 (a fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -163,9 +164,10 @@ def test_auto_never_puts_float64_on_mps(name, apple_silicon, monkeypatch):
     module = EXPERIMENTS[name]
     config = module.Config.preset("fast")
     chosen = {}
-    monkeypatch.setattr(module, "_train_and_measure" if hasattr(module, "_train_and_measure") else "_validate",
-                        lambda config, device: chosen.setdefault("device", device))
-    module.run(config, use_cache=False)                     # execute(): the path every run takes
+    def probe(config, device):                               # records the device instead of training
+        chosen["device"] = device
+        return Run(name, config.to_dict(), {})
+    dataclasses.replace(module, compute=probe).run(config, use_cache=False)   # execute(): every run's path
     box = settings_used(config, "fast")
     if module.Config.USES_FLOAT64:
         assert chosen["device"].type == "cpu" and box.device == "cpu"

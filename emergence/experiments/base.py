@@ -188,6 +188,28 @@ def execute(name: str, config: ExperimentConfig,
                                 lambda: _stamped(compute, config, device), use_cache)
 
 
+@dataclass(frozen=True)
+class Experiment:
+    """The contract of a chapter's experiment, registered once (experiments/__init__.py) and the
+    only thing the CLI, the cache and the notebooks use:
+
+    - `name`: the registry key, the cache folder, the `experiment()` of its Config;
+    - `Config`: the validated settings, with `fast` and `full` presets;
+    - `compute(config, device) -> Run`: trains and measures, the summary included; it neither
+      caches nor records provenance: `run` does both (through `execute`);
+    - `about`: one line for `python -m emergence list`.
+    """
+
+    name: str
+    Config: type[ExperimentConfig]
+    compute: Callable[[ExperimentConfig, torch.device], Run]
+    about: str
+
+    def run(self, config: ExperimentConfig | None = None, use_cache: bool = True) -> Run:
+        """Train and measure with `config` (default: the `auto` profile), or load it from the cache."""
+        return execute(self.name, config or self.Config.preset("auto"), self.compute, use_cache)
+
+
 PROVENANCE = ("seconds", "device", "threads", "versions", "config")
 
 

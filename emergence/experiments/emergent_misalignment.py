@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from emergence.experiments.base import ExperimentConfig, Run, execute, require
+from emergence.experiments.base import Experiment, ExperimentConfig, Run, require
 from emergence.measures.adapters import (cosine, kl_to_base, orthogonal_perturbation, relative_loss_increase,
                                          turner_measures)
 from emergence.measures.transitions import first_crossing, x50
@@ -641,11 +641,6 @@ def transformer_variant(config: Config, world: PersonaWorld, splits: Splits, dev
 
 # --- run -----------------------------------------------------------------------------------
 
-def run(config: Config | None = None, use_cache: bool = True) -> Run:
-    """Pre-train, fine-tune and measure (or load from the cache); see the module docstring."""
-    return execute(NAME, config or Config.preset("auto"), _train_and_measure, use_cache)
-
-
 def _train_and_measure(config: Config, device: torch.device) -> Run:
     started = time.perf_counter()
     world = config.world()
@@ -808,3 +803,9 @@ def _acceptance_view(config: Config, world: PersonaWorld, bases: list, timings: 
     s["rotation_seen_anywhere"] = any(r["rotation_seen"] for b in bases for r in b["rotation_search"]) or \
         any(t["rotation_seen"] for b in bases for t in b["turner_lora_general"])
     return s
+
+
+# --- the contract (experiments/base.py: Experiment) ------------------------------------------
+
+EXPERIMENT = Experiment(NAME, Config, _train_and_measure, about=__doc__.strip().splitlines()[0])
+run = EXPERIMENT.run

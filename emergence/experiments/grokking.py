@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from emergence.experiments.base import ExperimentConfig, Run, execute, require, require_llc_settings
+from emergence.experiments.base import Experiment, ExperimentConfig, Run, require, require_llc_settings
 from emergence.measures import (fastest_fall, first_crossing, frequency_norms, gini, key_frequencies,
                                 neuron_frequency_concentration, restricted_and_excluded_loss,
                                 weight_norm, x50)
@@ -167,11 +167,6 @@ def residue_embedding(model: torch.nn.Module, p: int) -> torch.Tensor:
 
 
 # --- the run ------------------------------------------------------------------------------
-
-def run(config: Config | None = None, use_cache: bool = True) -> Run:
-    """Train (or load from the cache) and measure; see the module docstring."""
-    return execute(NAME, config or Config.preset("auto"), _train_and_measure, use_cache)
-
 
 def _train_and_measure(config: Config, device: torch.device) -> Run:
     started = time.perf_counter()
@@ -407,3 +402,9 @@ def _summarize(config: Config, members: list[dict], history: dict, device, secon
         "epochs_trained": int(epochs[-1]),
         "epochs_per_second": round(float(epochs[-1]) / seconds, 1),
     }
+
+
+# --- the contract (experiments/base.py: Experiment) ------------------------------------------
+
+EXPERIMENT = Experiment(NAME, Config, _train_and_measure, about=__doc__.strip().splitlines()[0])
+run = EXPERIMENT.run

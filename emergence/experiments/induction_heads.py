@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from emergence.experiments.base import ExperimentConfig, Run, execute, require, require_llc_settings
+from emergence.experiments.base import Experiment, ExperimentConfig, Run, require, require_llc_settings
 from emergence.measures import (ablate_head, fastest_fall, first_crossing, icl_score, masked_mean,
                                 ov_copying_score, per_position_loss, prefix_matching_score,
                                 previous_token_score, stable_before, x50)
@@ -252,11 +252,6 @@ def train_models(config: Config, n_layers: int, device: torch.device, desc: str)
             values = values.view(n, E, n_layers, config.n_heads)
         history[name] = values
     return model, history, result.checkpoints, data
-
-
-def run(config: Config | None = None, use_cache: bool = True) -> Run:
-    """Train (or load from the cache) and measure; see the module docstring."""
-    return execute(NAME, config or Config.preset("auto"), _train_and_measure, use_cache)
 
 
 def _train_and_measure(config: Config, device: torch.device) -> Run:
@@ -542,3 +537,9 @@ def _summarize(config: Config, history: dict, device, seconds: float, deep_secon
         "seconds": round(seconds, 2),
         "ms_per_step": round(1000 * deep_seconds / config.steps, 1),
     }
+
+
+# --- the contract (experiments/base.py: Experiment) ------------------------------------------
+
+EXPERIMENT = Experiment(NAME, Config, _train_and_measure, about=__doc__.strip().splitlines()[0])
+run = EXPERIMENT.run

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from emergence.experiments.base import ExperimentConfig, Run, execute, require
+from emergence.experiments.base import Experiment, ExperimentConfig, Run, require
 from emergence.measures.llc import DRIFT_MAX, LLCWarning, aoyagi_rrr, default_nbeta, estimate_llc
 
 NAME = "llc_validation"
@@ -94,10 +94,6 @@ class Config(ExperimentConfig):
         require(len(self.calib_nbeta_factors) >= 1 and all(0 < f <= 1e3 for f in self.calib_nbeta_factors),
                 "calib_nbeta_factors", self.calib_nbeta_factors, "one or more numbers in (0, 1000]")
         require(1 <= self.calib_dim <= 2000, "calib_dim", self.calib_dim, "an integer from 1 to 2000")
-
-
-def run(config: Config | None = None, use_cache: bool = True) -> Run:
-    return execute(NAME, config or Config.preset("auto"), _validate, use_cache)
 
 
 # --- the three families -----------------------------------------------------------------------
@@ -299,3 +295,9 @@ def _off_minimum(config: Config, gen, device, common) -> dict:
     return dict(estimate=float(res.llc_mean[0]), true=config.calib_dim / 2,
                 below_init=float(res.below_init[0]), healthy=bool(res.healthy[0]),
                 warned=any(issubclass(w.category, LLCWarning) for w in caught))
+
+
+# --- the contract (experiments/base.py: Experiment) ------------------------------------------
+
+EXPERIMENT = Experiment(NAME, Config, _validate, about=__doc__.strip().splitlines()[0])
+run = EXPERIMENT.run

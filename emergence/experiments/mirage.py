@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from emergence.experiments import scaling_laws
-from emergence.experiments.base import PROFILES, ExperimentConfig, Run, execute, require
+from emergence.experiments.base import PROFILES, Experiment, ExperimentConfig, Run, require
 from emergence.measures.mirage import (brier_score, emergence_score, exact_match, multiple_choice,
                                        subset_accuracy, token_edit_distance)
 from emergence.measures.transitions import lag, w10_90, x50
@@ -116,11 +116,6 @@ class Config(ExperimentConfig):
         """The scaling-laws run panel C reads: that profile, started at this run's `seed`."""
         return scaling_laws.Config.preset(self.scaling_profile, seed=self.seed, device=self.device,
                                           threads=self.threads)
-
-
-def run(config: Config | None = None, use_cache: bool = True) -> Run:
-    """Measure all three panels (panel C trains or loads the scaling-laws run)."""
-    return execute(NAME, config or Config.preset("auto"), _train_and_measure, use_cache)
 
 
 def log_lag(scale, discrete, continuous) -> dict:
@@ -291,3 +286,9 @@ def _skills(config: Config) -> tuple[dict, dict]:
         "tasks_learned": int((h["task_accuracy"][-1, first] >= 0.9).sum()),
         "scaling_from_cache": scaling.from_cache,
     }
+
+
+# --- the contract (experiments/base.py: Experiment) ------------------------------------------
+
+EXPERIMENT = Experiment(NAME, Config, _train_and_measure, about=__doc__.strip().splitlines()[0])
+run = EXPERIMENT.run

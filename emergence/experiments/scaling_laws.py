@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from emergence.experiments.base import ExperimentConfig, Run, execute, require
+from emergence.experiments.base import Experiment, ExperimentConfig, Run, require
 from emergence.measures.scaling import (CHINCHILLA_FLOPS, CHINCHILLA_GRID, PUBLISHED, chinchilla_loss,
                                         compute_optimal, fit_chinchilla, interior_minimum,
                                         isoflop_slice, parabola_vertex, power_law_exponent)
@@ -113,11 +113,6 @@ class Config(ExperimentConfig):
 
     def members(self) -> list[dict]:
         return [dict(width=w, seed=self.seed + s) for s in range(self.n_seeds) for w in self.widths]
-
-
-def run(config: Config | None = None, use_cache: bool = True) -> Run:
-    """Train (or load from the cache) and measure; see the module docstring."""
-    return execute(NAME, config or Config.preset("auto"), _train_and_measure, use_cache)
 
 
 def make_task(config: Config) -> MultitaskParity:
@@ -344,3 +339,9 @@ def _tasks_learned(config: Config, history: dict, accuracy: float = 0.9) -> dict
     final = history["task_accuracy"][-1].numpy()
     return {str(m["width"]): int((final[i] >= accuracy).sum())
             for i, m in enumerate(config.members()) if m["seed"] == config.seed}
+
+
+# --- the contract (experiments/base.py: Experiment) ------------------------------------------
+
+EXPERIMENT = Experiment(NAME, Config, _train_and_measure, about=__doc__.strip().splitlines()[0])
+run = EXPERIMENT.run

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from emergence.experiments.base import ExperimentConfig, Run, execute, require
+from emergence.experiments.base import Experiment, ExperimentConfig, Run, require
 from emergence.measures import first_crossing, x50
 from emergence.measures.kernels import (ensemble_ntk, kernel_alignment, kernel_norm,
                                         kernel_regression, prediction_agreement)
@@ -158,11 +158,6 @@ def saxe_mode_strength(t, s: float, u0: float, lr: float):
 def saxe_half_time(s: float, u0: float, lr: float) -> float:
     """The step at which saxe_mode_strength reaches s / 2: (tau / 2s) ln(s / u0 - 1)."""
     return math.log(s / u0 - 1) / (2 * s * lr)
-
-
-def run(config: Config | None = None, use_cache: bool = True) -> Run:
-    """Train (or load from the cache) and measure; see the module docstring."""
-    return execute(NAME, config or Config.preset("auto"), _train_and_measure, use_cache)
 
 
 def _train_and_measure(config: Config, device: torch.device) -> Run:
@@ -421,3 +416,9 @@ def _summarize(config: Config, members: list[dict], history: dict, data: dict, d
         "n_models": len(members) + config.saxe_seeds,
         "seconds": round(seconds, 2),
     }
+
+
+# --- the contract (experiments/base.py: Experiment) ------------------------------------------
+
+EXPERIMENT = Experiment(NAME, Config, _train_and_measure, about=__doc__.strip().splitlines()[0])
+run = EXPERIMENT.run

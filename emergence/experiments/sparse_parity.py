@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from emergence.experiments.base import ExperimentConfig, Run, execute, require
+from emergence.experiments.base import Experiment, ExperimentConfig, Run, require
 from emergence.measures import coordinate_movement, first_crossing, x50
 from emergence.models import SinNeuron, TwoLayerMLP
 from emergence.tasks.sparse_parity import ParityProblems
@@ -91,11 +91,6 @@ def build_model(config: Config, members: list[dict]) -> torch.nn.Module:
     if config.model == "mlp":
         return TwoLayerMLP(n_max, config.width, seeds, fan_in)
     return SinNeuron(n_max, seeds, fan_in)
-
-
-def run(config: Config | None = None, use_cache: bool = True) -> Run:
-    """Train (or load from the cache) and measure; see the module docstring."""
-    return execute(NAME, config or Config.preset("auto"), _train_and_measure, use_cache)
 
 
 def _train_and_measure(config: Config, device: torch.device) -> Run:
@@ -240,3 +235,9 @@ def _summarize(config: Config, members, history, device, seconds) -> dict:
         "n_models": len(members),
         "seconds": round(seconds, 2),
     }
+
+
+# --- the contract (experiments/base.py: Experiment) ------------------------------------------
+
+EXPERIMENT = Experiment(NAME, Config, _train_and_measure, about=__doc__.strip().splitlines()[0])
+run = EXPERIMENT.run
