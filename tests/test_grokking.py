@@ -114,10 +114,14 @@ def test_llc_can_be_switched_off_and_has_a_full_preset():
 def test_llc_curve_is_complete_finite_and_healthy(run):
     llc, config = run.summary["llc"], fast(grokking.Config)
     seed = run.summary["seeds"][0]["seed"]
-    assert len(llc["epochs"]) == len(llc["mean"]) == config.llc_checkpoints
+    # the evenly spaced checkpoints and those over the jump, each once, in order
+    n = len(llc["epochs"])
+    assert config.llc_checkpoints <= n <= config.llc_checkpoints + config.llc_jump_checkpoints
+    assert n == len(llc["mean"]) and llc["epochs"] == sorted(set(llc["epochs"]))
+    assert set(llc["jump_epochs"]) <= set(llc["epochs"]) and len(llc["jump_epochs"]) >= 2
     assert llc["epochs"][0] == 0 and llc["epochs"][-1] == run.summary["epochs_trained"]
     assert np.isfinite(llc["mean"]).all() and np.isfinite(llc["std"]).all()
-    assert run.history["llc_excess_trace"].shape == (config.llc_checkpoints, config.llc_burnin + config.llc_draws)
+    assert run.history["llc_excess_trace"].shape == (n, config.llc_burnin + config.llc_draws)
     # the initialisation is no minimum (its chains may descend), and the drift check of 2 chains x
     # 100 draws has false alarms: seeds 0-2 had 13 to 15 of the 16 checkpoints healthy
     check("share of healthy LLC checkpoints", np.mean(llc["healthy"]), ">=", 0.75, seed=seed)
