@@ -2,6 +2,7 @@
 rejecting a bad parameter with a clear message."""
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -25,6 +26,37 @@ def test_stored_without_outputs(path):
             assert cell["outputs"] == [], f"{path.name} cell {index} has outputs: clear them"
             assert cell["execution_count"] is None, f"{path.name} cell {index} has an execution count"
     assert "widgets" not in notebook["metadata"], f"{path.name} stores widget state"
+
+
+def _package_modules(code: str) -> dict[str, str]:
+    """alias -> module for the package modules a notebook imports (emergence.experiments.X [as Y],
+    emergence.figures)."""
+    aliases = {}
+    for names in re.findall(r"from emergence\.experiments import ([\w ,]+)", code):
+        for name in names.split(","):
+            module, _, alias = (part.strip() for part in name.strip().partition(" as "))
+            aliases[alias or module] = f"emergence.experiments.{module}"
+    if re.search(r"from emergence import figures\b", code):
+        aliases.update({f"figures.{m}": f"emergence.figures.{m}" for m in re.findall(r"\bfigures\.(\w+)\.", code)})
+    return aliases
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_package_name_a_notebook_uses_exists(path):
+    """A name moved or renamed in the package (a figure moved to emergence.figures) fails here, in
+    a second, not half an hour into the book build."""
+    import importlib
+    code = "\n".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code")
+    missing = []
+    for alias, module_name in _package_modules(code).items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError:
+            continue                                         # not a module (e.g. settings_used)
+        for name in set(re.findall(rf"(?<![\w.]){re.escape(alias)}\.(\w+)", code)):
+            if not hasattr(module, name):
+                missing.append(f"{alias}.{name}")
+    assert not missing, f"{path.name} uses names its modules do not have: {missing}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
