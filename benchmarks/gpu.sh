@@ -84,13 +84,13 @@ record() {   # record NAME STATUS WALL LIMIT ACCEPTANCE COMMAND: the chapter's r
     $PY - "$RECORDS" "$@" "$MACHINE" <<'EOF'
 import datetime, json, sys, torch
 import emergence
-from emergence.cache import package_fingerprint
+from emergence.cache import code_fingerprint
 path, name, status, wall, limit, acceptance, command, machine = sys.argv[1:]
 records = json.load(open(path))
 records[name] = {"status": status, "machine": machine, "date": datetime.date.today().isoformat(),
                  "wall_seconds": round(float(wall), 1), "time_limit_seconds": int(limit),
                  "acceptance": acceptance, "torch": torch.__version__,
-                 "emergence": f"{emergence.__version__} ({package_fingerprint()[:12]})", "command": command.strip()}
+                 "emergence": f"{emergence.__version__} (code {code_fingerprint(name)[:12]})", "command": command.strip()}
 json.dump(records, open(path, "w"), indent=1)
 EOF
 }
