@@ -55,8 +55,10 @@ NOT_COMPUTATION = ("emergence.figures", "emergence.notebook", "emergence.cli", "
 def _module_file(module: str, root: Path) -> Path | None:
     """emergence.a.b -> root/a/b.py or root/a/b/__init__.py (root is the package folder)."""
     parts = module.split(".")[1:]
+    if not parts:
+        return None                                     # `emergence` itself: only __version__
     for path in (root.joinpath(*parts).with_suffix(".py"), root.joinpath(*parts, "__init__.py")):
-        if parts and path.exists():
+        if path.exists():
             return path
     return None
 
@@ -211,9 +213,7 @@ def cached_run(name: str, config: dict, device_type: str, compute: Callable[[], 
         run = None
     if run is not None:
         return run
-    started = time.perf_counter()
-    run = compute()
-    run.summary.setdefault("seconds", round(time.perf_counter() - started, 2))
+    run = compute()                      # (execute() stamps its seconds and provenance)
     try:
         save(run, key, root)
     except OSError as err:  # e.g. a full disk: the result is still good, only not kept

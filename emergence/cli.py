@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emergence import cache
 from emergence.experiments import EXPERIMENTS, ConfigError, get
 from emergence.experiments.base import choose_profile
 
@@ -50,7 +51,6 @@ def _write_outputs(run, out: Path) -> None:
 
 
 def _cache_command(action: str, everything: bool) -> int:
-    from emergence import cache
     if action == "ls":
         print(cache.describe(cache.entries()))
     else:

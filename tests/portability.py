@@ -307,9 +307,9 @@ def _chapter_of(line: str) -> str:
 
 
 def _stamps(block: str) -> str:
-    """The old table's stamp lines, one sentence each, without their emphasis."""
+    """The old table's stamp lines, without their emphasis, joined."""
     lines = [line.strip().strip("_") for line in block.splitlines() if line.startswith("_")]
-    return " ".join(line.replace("_The rows of", "(rows of") for line in lines) or "(no stamp)"
+    return " ".join(lines) or "(no stamp)"
 
 
 def _torch_version() -> str:

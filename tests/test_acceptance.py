@@ -59,3 +59,18 @@ def test_the_table_counts_seeds_and_the_worst_margin():
     assert rows["median"]["seeds"] == {"native": 3}
     text = portability.table(list(rows.values()))
     assert "1.1 – 3 (6 seeds)" in text and "12/12" in text and "fewer than 6 seeds" in text
+
+
+def test_a_partial_audit_keeps_the_other_chapters_rows(tmp_path):
+    readme = tmp_path / "README.md"
+    old_rows = ["| grokking | old grokking row | >= 1 | a | b | c | 12/12 |",
+                "| mirage | old mirage row | >= 1 | a | b | c | 2/2 |"]
+    readme.write_text("intro\n" + portability.BEGIN + "\n_Written on an older day._\n\n| chapter | h |\n|---|---|\n"
+                      + "\n".join(old_rows) + "\n" + portability.END + "\nafter\n")
+    record = dict(test="tests/test_grokking.py::test_x", criterion="new grokking row", op=">=", threshold=1.0,
+                  value=2.0, margin=1.0, passed=True, seed=0, seed_block=0, dispatch="native")
+    portability.write_table([record], readme, threads=1)
+    text = readme.read_text()
+    assert "new grokking row" in text and "old grokking row" not in text     # re-audited: replaced
+    assert old_rows[1] in text and "The rows of mirage are kept" in text and "older day" in text
+    assert text.startswith("intro\n") and text.endswith("after\n")

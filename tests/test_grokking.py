@@ -99,7 +99,7 @@ def test_training_stops_once_every_seed_has_grokked_and_cleaned_up():
 @pytest.mark.parametrize("name, value", [
     ("llc_checkpoints", 1), ("llc_checkpoints", 122), ("llc_checkpoints", -1), ("llc_chains", 0),
     ("llc_burnin", -1), ("llc_draws", 3), ("llc_epsilon", 0.0), ("llc_gamma", -1.0),
-    ("llc_nbeta", -5.0), ("llc_batch_size", -1)])
+    ("llc_nbeta", -5.0), ("llc_batch_size", -1), ("llc_jump_checkpoints", -1), ("llc_jump_checkpoints", 101)])
 def test_bad_llc_settings_are_rejected_by_name(name, value):
     with pytest.raises(ConfigError, match=f"{name}={value!r}"):
         grokking.Config.preset("fast", **{name: value})

@@ -15,7 +15,7 @@ from typing import Any, Callable, ClassVar
 
 import torch
 
-from emergence import cache
+from emergence import __version__, cache
 from emergence.run import Run
 
 PROFILES = ("fast", "full")
@@ -215,7 +215,6 @@ PROVENANCE = ("seconds", "device", "threads", "versions", "config")
 
 def provenance(config: ExperimentConfig, device: torch.device) -> dict[str, Any]:
     """What every summary records about how it was made (besides `seconds`)."""
-    from emergence import __version__
     return {"device": str(device), "threads": torch.get_num_threads(),
             "versions": {"emergence": __version__, "torch": torch.__version__,
                          "python": sys.version.split()[0], "cpu_kernels": torch.backends.cpu.get_cpu_capability()},
@@ -292,8 +291,6 @@ def settings_used(config: ExperimentConfig, profile: str = "auto") -> SettingsUs
     """What this page or run was computed with: `profile` resolved as `Config.preset` does it,
     the device `config.device` resolves to, each setting compared with the preset, and a note
     wherever `auto` chose the profile or the device for a reason the reader should know."""
-    from emergence import __version__
-
     profile, profile_note = choose_profile(profile, type(config).experiment())
     device, device_note = choose_device(config)
     preset = type(config).preset(profile).to_dict()
