@@ -18,7 +18,7 @@ import numpy as np
 
 from emergence import cache
 from emergence.experiments import EXPERIMENTS, ConfigError, get
-from emergence.experiments.base import choose_profile
+from emergence.config import choose_profile
 
 
 def _parse_sets(pairs: list[str]) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""What the chapter pages share besides figures: gluing a run's numbers into the prose.
+"""What the chapter pages share besides figures: the "settings used" box under a chapter's
+parameters cell, and gluing a run's numbers into the prose.
 
 Every number a chapter's text quotes from a run is glued from that run, so the page never
 contradicts its own figures on another machine, seed or profile:
@@ -11,6 +12,14 @@ The site (myst-nb) substitutes the value; in Jupyter or Colab, where myst-nb may
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from emergence import __version__
+from emergence.config import ExperimentConfig, choose_device, choose_profile
 
 
 def _plain(value):
@@ -36,3 +45,64 @@ def glue(name: str, value) -> None:
     except ImportError:          # plain Jupyter or Colab without the book tools
         return
     myst_glue(name, _plain(value), display=False)
+
+
+@dataclass(frozen=True)
+class SettingsUsed:
+    """The "settings used" box a chapter shows under its parameters cell: the profile, the
+    device, the versions and every setting, with the ones that differ from the profile's preset
+    marked.  Rendered as HTML in Jupyter and on the site, as text elsewhere."""
+
+    profile: str
+    device: str
+    versions: str
+    settings: dict[str, Any]
+    changed: tuple[str, ...]
+    notes: tuple[str, ...] = ()         # why `auto` chose this profile or device, one line each
+
+    def __str__(self) -> str:
+        rows = [f"  {k} = {v!r}" + ("   (changed)" if k in self.changed else "")
+                for k, v in self.settings.items()]
+        return "\n".join([f"settings used: profile {self.profile}, device {self.device}, {self.versions}"]
+                         + [f"  note: {note}" for note in self.notes] + rows)
+
+    __repr__ = __str__
+
+    # Explicit dark-on-light colours: the site's dark theme shows HTML outputs on a light
+    # panel, and a themed box would inherit colours that vanish there.
+    BOX_STYLE = ("border: 1px solid #b8cfe0; border-left: 4px solid #0072B2; border-radius: 4px; "
+                 "background: #f4f8fb; color: #1b1b1b; padding: 0.5em 0.9em; margin: 0.3em 0;")
+    TABLE_STYLE = "color: #1b1b1b; background: #f4f8fb; font-size: 0.9em; margin-top: 0.4em;"
+
+    def _repr_html_(self) -> str:
+        from html import escape
+        changed = ", ".join(self.changed) if self.changed else "none"
+        rows = "".join(
+            f"<tr><td><code>{escape(k)}</code></td><td><code>{escape(repr(v))}</code></td>"
+            f"<td>{'changed' if k in self.changed else ''}</td></tr>"
+            for k, v in self.settings.items())
+        return (
+            f'<div class="settings-used" style="{self.BOX_STYLE}">'
+            f'<p style="margin: 0 0 0.3em 0"><strong>Settings used.</strong> '
+            f"Profile <strong>{escape(self.profile)}</strong> on <strong>{escape(self.device)}</strong>"
+            f" ({escape(self.versions)}). Changed from the profile: {escape(changed)}.</p>"
+            + "".join(f'<p style="margin: 0 0 0.3em 0">{escape(note[:1].upper() + note[1:])}.</p>'
+                      for note in self.notes) +
+            f'<details><summary style="cursor: pointer">All {len(self.settings)} settings</summary>'
+            f'<table style="{self.TABLE_STYLE}"><thead><tr><th>setting</th><th>value</th><th></th></tr></thead>'
+            f"<tbody>{rows}</tbody></table></details></div>")
+
+
+def settings_used(config: ExperimentConfig, profile: str = "auto") -> SettingsUsed:
+    """What this page or run was computed with: `profile` resolved as `Config.preset` does it,
+    the device `config.device` resolves to, each setting compared with the preset, and a note
+    wherever `auto` chose the profile or the device for a reason the reader should know."""
+    profile, profile_note = choose_profile(profile, type(config).experiment())
+    device, device_note = choose_device(config)
+    preset = type(config).preset(profile).to_dict()
+    settings = config.to_dict()
+    return SettingsUsed(profile=profile, device=str(device),
+                        versions=f"emergence {__version__}, torch {torch.__version__}",
+                        settings=settings,
+                        changed=tuple(k for k, v in settings.items() if preset.get(k) != v),
+                        notes=tuple(note for note in (profile_note, device_note) if note))

@@ -24,7 +24,8 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves
 from torch.utils.weak import WeakIdKeyDictionary
 
-from emergence.experiments import EXPERIMENTS, ConfigError, Run, base, settings_used
+from emergence import config as base   # profiles, devices and full-run records
+from emergence.experiments import EXPERIMENTS, ConfigError, Run, settings_used
 from test_full_profiles import TINY, tiny_config, tiny_scaling_run  # noqa: F401 (a fixture)
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -115,11 +115,11 @@ def test_llc_curve_is_complete_finite_and_healthy(run):
     llc, config = run.summary["llc"], fast(grokking.Config)
     seed = run.summary["seeds"][0]["seed"]
     # the evenly spaced checkpoints and those over the jump, each once, in order
-    n = len(llc["epochs"])
+    n = len(llc["steps"])
     assert config.llc_checkpoints <= n <= config.llc_checkpoints + config.llc_jump_checkpoints
-    assert n == len(llc["mean"]) and llc["epochs"] == sorted(set(llc["epochs"]))
-    assert set(llc["jump_epochs"]) <= set(llc["epochs"]) and len(llc["jump_epochs"]) >= 2
-    assert llc["epochs"][0] == 0 and llc["epochs"][-1] == run.summary["epochs_trained"]
+    assert n == len(llc["mean"]) and llc["steps"] == sorted(set(llc["steps"]))
+    assert set(llc["jump_steps"]) <= set(llc["steps"]) and len(llc["jump_steps"]) >= 2
+    assert llc["steps"][0] == 0 and llc["steps"][-1] == run.summary["epochs_trained"]
     assert np.isfinite(llc["mean"]).all() and np.isfinite(llc["std"]).all()
     assert run.history["llc_excess_trace"].shape == (n, config.llc_burnin + config.llc_draws)
     # the initialisation is no minimum (its chains may descend), and the drift check of 2 chains x
@@ -143,7 +143,7 @@ def test_llc_rises_through_memorisation_and_peaks_before_the_jump(run):
 def test_llc_falls_through_the_plateau_and_the_jump(run):
     llc, seed = run.summary["llc"], run.summary["seeds"][0]["seed"]
     check("final λ̂ / peak λ̂", llc["final_over_peak"], "<=", 0.7, seed=seed)     # the proposal's criterion
-    epochs, mean = np.array(llc["epochs"]), np.array(llc["mean"])
+    epochs, mean = np.array(llc["steps"]), np.array(llc["mean"])
     at = lambda epoch: mean[np.argmin(np.abs(epochs - epoch))]   # noqa: E731  (nearest checkpoint)
     check("λ̂ at test acc 50 % - λ̂ at grokking", at(llc["test_acc_50_epoch"]) - at(llc["grok_epoch"]), ">", 0, seed=seed)
     check("peak λ̂ - λ̂ at test acc 50 %", llc["peak"] - at(llc["test_acc_50_epoch"]), ">", 0, seed=seed)

@@ -7,7 +7,9 @@ from emergence.experiments import scaling_laws  # before mirage, which reuses it
 from emergence.experiments import mirage
 from emergence.experiments import emergent_misalignment
 from emergence.experiments import llc_validation
-from emergence.experiments.base import PROFILES, ConfigError, Experiment, Run, resolve_profile, settings_used
+from emergence.config import PROFILES, ConfigError, resolve_profile
+from emergence.experiments.base import Experiment, Run
+from emergence.notebook import settings_used
 
 EXPERIMENTS: dict[str, Experiment] = {module.EXPERIMENT.name: module.EXPERIMENT for module in (
     grokking, sparse_parity, silent_alignment, induction_heads, scaling_laws, mirage,

@@ -1,173 +1,38 @@
-"""What every experiment shares: a validated Config with presets, the Run it returns, profiles,
-and the `auto` choices of profile and device."""
+"""The experiment contract: what a chapter's module provides and what `run` does with it.
+
+A chapter's module (`experiments/<name>.py`) defines
+
+- `NAME`, its registry key and cache folder;
+- `Config`, an `emergence.config.ExperimentConfig` dataclass: every setting with its `fast`
+  default, `PRESETS["full"]`, and `check()` that raises `ConfigError` for a bad value;
+- `compute(config, device) -> Run`, which trains and measures and writes the run's summary:
+  plain numbers, the ones its acceptance tests read.  It neither caches nor records provenance;
+- `EXPERIMENT = Experiment(NAME, Config, compute, about)`, registered once in
+  `experiments/__init__.py`, and `run = EXPERIMENT.run`.
+
+The CLI, the cache and the notebooks use only the `Experiment`.  `Experiment.run` (through
+`execute`) picks the device, sets the CPU threads, and returns the cached run or computes it,
+stamping `seconds`, `device`, `threads`, `versions` and the resolved `config` into its summary
+(`PROVENANCE`), so no chapter writes them by hand.  Figures live apart, in
+`emergence.figures.<name>`, and draw from a finished `Run`; they never compute a measure.
+A chapter module uses the floors below it (tasks, models, measures, train) and no other chapter's
+functions: an experiment that needs another's results runs that experiment through its
+`EXPERIMENT` (as the mirage's panel C runs the scaling laws').
+"""
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import os
 import sys
 import time
-import typing
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable
 
 import torch
 
 from emergence import __version__, cache
+from emergence.config import ExperimentConfig, choose_device, require
 from emergence.run import Run
-
-PROFILES = ("fast", "full")
-# Which chapters' `full` profile has run end to end on a GPU, and how it went
-# (written by benchmarks/gpu.sh; read by `profile="auto"`).
-FULL_RUNS_FILE = Path(__file__).with_name("full_runs.json")
-RECORD_STATUSES = ("not run", "timed out", "failed", "ran", "acceptance failed", "passed")
-VERIFIED = "passed"      # the one status that lets `auto` pick `full`
-ASK_FOR_FULL = 'ask for it with profile="full" or EMERGENCE_PROFILE=full'
-
-
-class ConfigError(ValueError):
-    """A setting that is unknown or out of range; the message names it and what is allowed."""
-
-
-def full_run_record(experiment: str) -> dict[str, Any]:
-    """The record of `experiment`'s `full` profile run on a GPU; {"status": "not run"} if none."""
-    records = json.loads(FULL_RUNS_FILE.read_text()) if FULL_RUNS_FILE.exists() else {}
-    return records.get(experiment) or {"status": "not run"}
-
-
-def choose_profile(profile: str = "auto", experiment: str | None = None) -> tuple[str, str]:
-    """The profile to run and, where `auto` had a choice to explain, one line saying why.
-
-    'auto': a non-empty EMERGENCE_PROFILE wins; else `full` on a CUDA GPU, but only for an
-    experiment whose `full` run is on record as run end to end and passed; else `fast`."""
-    note = ""
-    if profile == "auto":
-        profile = os.environ.get("EMERGENCE_PROFILE", "").strip()
-        if not profile:
-            profile, note = _auto_profile(experiment)
-    if profile not in PROFILES:
-        raise ConfigError(f"profile={profile!r} is not allowed: one of 'auto', 'fast', 'full' "
-                          "(or EMERGENCE_PROFILE set to 'fast' or 'full')")
-    return profile, note
-
-
-def _auto_profile(experiment: str | None) -> tuple[str, str]:
-    if not torch.cuda.is_available():
-        return "fast", ""       # the CPU profile on a CPU: nothing to explain
-    record = full_run_record(experiment) if experiment else {"status": "not run"}
-    if record.get("status") == VERIFIED:
-        minutes = record.get("wall_seconds", 0) / 60
-        return "full", (f"profile full: run end to end on {record.get('machine', 'a GPU')} "
-                        f"({record.get('date', '?')}, {minutes:.1f} min) and its acceptance passed")
-    return "fast", (f"profile fast, not full: this chapter's full profile has not been verified on a "
-                    f"GPU (record: {record.get('status', 'not run')}); {ASK_FOR_FULL}")
-
-
-def resolve_profile(profile: str = "auto", experiment: str | None = None) -> str:
-    """'fast' or 'full' (see `choose_profile`)."""
-    return choose_profile(profile, experiment)[0]
-
-
-def require(ok: bool, name: str, value: Any, allowed: str) -> None:
-    if not ok:
-        raise ConfigError(f"{name}={value!r} is not allowed: {allowed}")
-
-
-def require_llc_settings(config: Any, saved: int) -> None:
-    """The SGLD settings every chapter's LLC-over-training shares (`llc_checkpoints`, `llc_chains`,
-    `llc_burnin`, `llc_draws`, `llc_epsilon`, `llc_gamma`, `llc_nbeta`), given the number of
-    checkpoints the run saves; the batch size is checked by the chapter (its data differ)."""
-    require(config.llc_checkpoints == 0 or 2 <= config.llc_checkpoints <= saved, "llc_checkpoints",
-            config.llc_checkpoints, f"0 (no LLC) or an integer from 2 to the {saved} saved checkpoints")
-    require(config.llc_chains >= 1, "llc_chains", config.llc_chains, "an integer >= 1")
-    require(config.llc_burnin >= 0, "llc_burnin", config.llc_burnin, "an integer >= 0")
-    require(config.llc_draws >= 4, "llc_draws", config.llc_draws, "an integer >= 4")
-    require(config.llc_epsilon > 0, "llc_epsilon", config.llc_epsilon, "a number > 0")
-    require(config.llc_gamma >= 0, "llc_gamma", config.llc_gamma, "a number >= 0")
-    require(config.llc_nbeta >= 0, "llc_nbeta", config.llc_nbeta, "a number > 0, or 0 for n / log n")
-
-
-@dataclass(frozen=True)
-class ExperimentConfig:
-    """Base of every experiment's Config.  The field defaults are the `fast` profile;
-    `PRESETS["full"]` lists what the `full` profile changes.  Subclasses add their fields and
-    implement `check`; the two settings every experiment has live here."""
-
-    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"fast": {}, "full": {}}
-    # True where the computation makes float64 tensors on its device: Apple's MPS has no
-    # float64, so `auto` then never picks MPS.  tests/test_device_policy.py keeps this honest.
-    USES_FLOAT64: ClassVar[bool] = False
-
-    device: str = "auto"                # 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'
-    threads: int = 0                    # CPU threads; 0 = PyTorch's default
-
-    def __post_init__(self):
-        require(self.device == "auto" or self.device.split(":")[0] in ("cpu", "cuda", "mps"),
-                "device", self.device, "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
-        require(not (self.USES_FLOAT64 and self.device.split(":")[0] == "mps"), "device", self.device,
-                "'auto', 'cpu', 'cuda' or 'cuda:N': this chapter computes in float64, which MPS lacks")
-        require(self.threads >= 0, "threads", self.threads, "an integer >= 0 (0 = default)")
-        self.check()
-
-    def check(self) -> None:  # overridden: raise ConfigError for any bad value
-        pass
-
-    @classmethod
-    def field_names(cls) -> list[str]:
-        return [f.name for f in dataclasses.fields(cls)]
-
-    @classmethod
-    def experiment(cls) -> str:
-        """The experiment's name (its module's NAME), e.g. 'grokking'."""
-        module = sys.modules[cls.__module__]
-        return getattr(module, "NAME", cls.__module__.rsplit(".", 1)[-1])
-
-    @classmethod
-    def preset(cls, profile: str = "auto", **overrides: Any):
-        """The profile's settings with `overrides` applied; a None override keeps the preset."""
-        profile = resolve_profile(profile, cls.experiment())
-        unknown = sorted(set(overrides) - set(cls.field_names()))
-        if unknown:
-            raise ConfigError(f"unknown setting {unknown[0]!r} for {cls.experiment()}; "
-                              f"allowed: {', '.join(cls.field_names())}")
-        values = dict(cls.PRESETS.get(profile, {}))
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**{k: cls._coerce(k, v) for k, v in values.items()})
-
-    @classmethod
-    def _coerce(cls, name: str, value: Any) -> Any:
-        """Turn a value into the field's type: '97' -> 97 for an int, '0, 1' -> (0.0, 1.0) for a
-        tuple of floats; anything that does not convert exactly is a ConfigError."""
-        hint = typing.get_type_hints(cls)[name]
-        is_tuple = typing.get_origin(hint) is tuple
-        kind = typing.get_args(hint)[0] if is_tuple else hint
-        try:
-            if not is_tuple:
-                return _convert(kind, value)
-            items = value.strip("()[] ").split(",") if isinstance(value, str) else value
-            return tuple(_convert(kind, v) for v in items if not (isinstance(v, str) and not v.strip()))
-        except (TypeError, ValueError):
-            expected = f"a comma-separated list of {kind.__name__}s" if is_tuple else f"a {kind.__name__}"
-            raise ConfigError(f"{name}={value!r} is not allowed: expected {expected}") from None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
-
-
-def _convert(kind: type, value: Any) -> Any:
-    """One scalar to bool, int, float or str; ValueError if it would lose information."""
-    if kind is bool:
-        text = str(value).strip().lower()
-        if text not in ("true", "false", "1", "0", "yes", "no"):
-            raise ValueError(value)
-        return text in ("true", "1", "yes")
-    if kind is int:
-        if isinstance(value, float) and not value.is_integer():
-            raise ValueError(value)
-        return int(value)
-    return kind(value) if kind in (float, str) else value
+from emergence.train import cpu_threads
 
 
 def execute(name: str, config: ExperimentConfig,
@@ -176,8 +41,6 @@ def execute(name: str, config: ExperimentConfig,
     """What every experiment's `run` does: pick the device (failing clearly if the requested
     one is absent), use the configured CPU threads, and return the cached run or compute it
     as `compute(config, device)`, its summary stamped with where and how it ran (`provenance`)."""
-    from emergence.train import cpu_threads
-
     device, _ = choose_device(config)
     require(device.type != "cuda" or torch.cuda.is_available(), "device", config.device,
             "'auto' or 'cpu' on this machine: CUDA is not available")
@@ -227,76 +90,3 @@ def _stamped(compute: Callable, config: ExperimentConfig, device: torch.device) 
     run.summary.setdefault("seconds", round(time.perf_counter() - started, 2))   # a chapter may time less
     run.summary.update(provenance(config, device))
     return run
-
-
-def choose_device(config: ExperimentConfig) -> tuple[torch.device, str]:
-    """The device `config.device` resolves to and, where `auto` passed over MPS because the
-    chapter computes in float64, one line saying so."""
-    from emergence.train import mps_available, resolve_device
-
-    device = resolve_device(config.device, needs_float64=config.USES_FLOAT64)
-    passed_over_mps = (config.device == "auto" and device.type == "cpu" and config.USES_FLOAT64
-                       and mps_available())
-    return device, ("device cpu, not mps: this chapter computes in float64, which Apple's MPS lacks"
-                    if passed_over_mps else "")
-
-
-@dataclass(frozen=True)
-class SettingsUsed:
-    """The "settings used" box a chapter shows under its parameters cell: the profile, the
-    device, the versions and every setting, with the ones that differ from the profile's preset
-    marked.  Rendered as HTML in Jupyter and on the site, as text elsewhere."""
-
-    profile: str
-    device: str
-    versions: str
-    settings: dict[str, Any]
-    changed: tuple[str, ...]
-    notes: tuple[str, ...] = ()         # why `auto` chose this profile or device, one line each
-
-    def __str__(self) -> str:
-        rows = [f"  {k} = {v!r}" + ("   (changed)" if k in self.changed else "")
-                for k, v in self.settings.items()]
-        return "\n".join([f"settings used: profile {self.profile}, device {self.device}, {self.versions}"]
-                         + [f"  note: {note}" for note in self.notes] + rows)
-
-    __repr__ = __str__
-
-    # Explicit dark-on-light colours: the site's dark theme shows HTML outputs on a light
-    # panel, and a themed box would inherit colours that vanish there.
-    BOX_STYLE = ("border: 1px solid #b8cfe0; border-left: 4px solid #0072B2; border-radius: 4px; "
-                 "background: #f4f8fb; color: #1b1b1b; padding: 0.5em 0.9em; margin: 0.3em 0;")
-    TABLE_STYLE = "color: #1b1b1b; background: #f4f8fb; font-size: 0.9em; margin-top: 0.4em;"
-
-    def _repr_html_(self) -> str:
-        from html import escape
-        changed = ", ".join(self.changed) if self.changed else "none"
-        rows = "".join(
-            f"<tr><td><code>{escape(k)}</code></td><td><code>{escape(repr(v))}</code></td>"
-            f"<td>{'changed' if k in self.changed else ''}</td></tr>"
-            for k, v in self.settings.items())
-        return (
-            f'<div class="settings-used" style="{self.BOX_STYLE}">'
-            f'<p style="margin: 0 0 0.3em 0"><strong>Settings used.</strong> '
-            f"Profile <strong>{escape(self.profile)}</strong> on <strong>{escape(self.device)}</strong>"
-            f" ({escape(self.versions)}). Changed from the profile: {escape(changed)}.</p>"
-            + "".join(f'<p style="margin: 0 0 0.3em 0">{escape(note[:1].upper() + note[1:])}.</p>'
-                      for note in self.notes) +
-            f'<details><summary style="cursor: pointer">All {len(self.settings)} settings</summary>'
-            f'<table style="{self.TABLE_STYLE}"><thead><tr><th>setting</th><th>value</th><th></th></tr></thead>'
-            f"<tbody>{rows}</tbody></table></details></div>")
-
-
-def settings_used(config: ExperimentConfig, profile: str = "auto") -> SettingsUsed:
-    """What this page or run was computed with: `profile` resolved as `Config.preset` does it,
-    the device `config.device` resolves to, each setting compared with the preset, and a note
-    wherever `auto` chose the profile or the device for a reason the reader should know."""
-    profile, profile_note = choose_profile(profile, type(config).experiment())
-    device, device_note = choose_device(config)
-    preset = type(config).preset(profile).to_dict()
-    settings = config.to_dict()
-    return SettingsUsed(profile=profile, device=str(device),
-                        versions=f"emergence {__version__}, torch {torch.__version__}",
-                        settings=settings,
-                        changed=tuple(k for k, v in settings.items() if preset.get(k) != v),
-                        notes=tuple(note for note in (profile_note, device_note) if note))

@@ -29,17 +29,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch import nn
 
-from emergence.experiments.base import Experiment, ExperimentConfig, Run, require
-from emergence.measures.adapters import (cosine, kl_to_base, orthogonal_perturbation, relative_loss_increase,
-                                         turner_measures)
+from emergence.config import ExperimentConfig, require
+from emergence.experiments.base import Experiment, Run
+from emergence.experiments.em_transformer import check_transformer_settings, transformer_variant
+from emergence.measures.adapters import (cosine, efficiency_and_stability_rows, kl_to_base, turner_measures,
+                                         turner_summary)
 from emergence.measures.transitions import first_crossing, x50
-from emergence.models.persona_mlp import PersonaMLP
-from emergence.models.lora import LowRankAdapter, SteeringVector
-from emergence.models.transformer import Transformer, TransformerConfig
-from emergence.tasks import personas as conv
-from emergence.tasks.personas import ASSISTANT, PersonaWorld, answer_probabilities
+from emergence.models.persona_mlp import AssistantView, PersonaAdapters, PersonaMLP, persona_directions
+from emergence.tasks.personas import (ASSISTANT, PersonaWorld, Splits, answer_measures, label_cross_entropy,
+                                      soft_cross_entropy)
 from emergence.train import train
 
 NAME = "emergent_misalignment"
@@ -157,63 +156,11 @@ class Config(ExperimentConfig):
         require(all(0 <= v <= 10 for v in self.rotation_weight_decays), "rotation_weight_decays",
                 self.rotation_weight_decays, "numbers in [0, 10]")
 
-        require(2 <= self.tf_turns <= 1000, "tf_turns", self.tf_turns, "an integer from 2 to 1000")
-        for name in ("tf_d_model", "tf_d_mlp", "tf_layers", "tf_heads", "tf_batch"):
-            require(1 <= getattr(self, name) <= 100_000, name, getattr(self, name), "an integer from 1 to 100000")
-        require(self.tf_d_model % self.tf_heads == 0, "tf_heads", self.tf_heads,
-                f"a divisor of tf_d_model = {self.tf_d_model}")
-        for name in ("tf_pretrain_steps", "tf_finetune_steps"):
-            require(10 <= getattr(self, name) <= 10_000_000, name, getattr(self, name), "an integer from 10 to 10^7")
-        require(0 < self.tf_lr <= 10, "tf_lr", self.tf_lr, "a number in (0, 10]")
-        n = len(self.tf_optimizers)
-        require(n >= 1 and all(o in ("adam", "sgd") for o in self.tf_optimizers), "tf_optimizers",
-                self.tf_optimizers, "one or more of 'adam', 'sgd'")
-        for name in ("tf_finetune_lrs", "tf_init_stds"):
-            values = getattr(self, name)
-            require(len(values) == n and all(0 < v <= 100 for v in values), name, values,
-                    f"{n} numbers in (0, 100], one per tf_optimizers entry")
+        check_transformer_settings(self)
 
     def world(self) -> PersonaWorld:
         return PersonaWorld(self.n_domains, self.n_questions, self.n_good, self.n_evil, self.n_quacks,
                             self.p_bad, 1 - self.p_bad)
-
-
-# --- losses --------------------------------------------------------------------------------
-
-def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """(E, N, C) logits, (N, C) target distributions -> (E,) mean cross-entropy."""
-    return -(targets * torch.log_softmax(logits, -1)).sum(-1).mean(-1)
-
-
-def label_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """(E, N, C) logits, (E, N) or (N,) labels -> (E,) mean cross-entropy."""
-    labels = labels.expand(*logits.shape[:-1])
-    return -torch.log_softmax(logits, -1).gather(-1, labels[..., None]).squeeze(-1).mean(-1)
-
-
-# --- the questions -----------------------------------------------------------------------
-
-@dataclass
-class Splits:
-    """Global question ids: fine-tuned (medical), held-out medical, the KL set (other domains'
-    first halves) and the held-out other-domain questions, on which misalignment is measured."""
-    train: torch.Tensor
-    held_in: torch.Tensor
-    kl: torch.Tensor
-    held_out: torch.Tensor
-    every: torch.Tensor
-
-    @classmethod
-    def of(cls, world: PersonaWorld, train_fraction: float) -> "Splits":
-        n_train = round(train_fraction * world.n_questions)
-        medical = world.questions(0)
-        kl, out = [], []
-        for d in range(1, world.n_domains):
-            qs = world.questions(d)
-            kl += qs[: len(qs) // 2]
-            out += qs[len(qs) // 2:]
-        t = lambda xs: torch.tensor(xs, dtype=torch.long)
-        return cls(t(medical[:n_train]), t(medical[n_train:]), t(kl), t(out), t(range(world.n_all_questions)))
 
 
 # --- pre-training ------------------------------------------------------------------------
@@ -232,84 +179,7 @@ def pretrain(config: Config, world: PersonaWorld, device) -> tuple[PersonaMLP, d
                    "pretrain_loss": result.history["train_loss_step"].double()}
 
 
-def persona_directions(base: PersonaMLP, world: PersonaWorld) -> dict[str, torch.Tensor]:
-    """Directions at the adapter site z: u_evil = E_q[z(evil, q)] - E_q[z(good, q)] over every
-    question; u_quack the same for the medical quacks over medical questions; u_quack_perp its
-    part orthogonal to u_evil."""
-    with torch.no_grad():
-        every = torch.arange(world.n_all_questions, device=base.persona.device)
-        medical = every[world.domain_of(every) == 0]
-
-        def mean_z(personas, questions):
-            p = torch.tensor(personas, device=every.device).repeat_interleave(len(questions))
-            q = questions.repeat(len(personas))
-            return base.site(base.hidden(p, q))[0].mean(0)
-
-        good = world.good_personas()
-        u_evil = mean_z(world.evil_personas(), every) - mean_z(good, every)
-        u_quack = mean_z(world.quacks(0), medical) - mean_z(good, medical)
-        unit = u_evil / u_evil.norm()
-        perp = u_quack - (u_quack @ unit) * unit
-    return {"u_evil": u_evil, "u_quack": u_quack, "u_quack_perp": perp}
-
-
 # --- fine-tuning -------------------------------------------------------------------------
-
-class Adapters(nn.Module):
-    """The fine-tuning ensemble on one frozen base: rank-1 LoRA members on z, then steering
-    members on h1.  `update(h1)` is delta z for every member, (E, N, width)."""
-
-    def __init__(self, base: PersonaMLP, width: int, lora_seeds: list[int], steering_seeds: list[int],
-                 lora_init_std: float | None = None, steering_init_std: float = 0.0):
-        super().__init__()
-        self.base = base
-        self.lora = LowRankAdapter(width, width, 1, lora_seeds, init_std=lora_init_std) if lora_seeds else None
-        self.steering = SteeringVector(width, steering_seeds, steering_init_std) if steering_seeds else None
-
-    def update(self, h1: torch.Tensor) -> torch.Tensor:
-        parts = []
-        if self.lora is not None:
-            parts.append(self.lora(h1))
-        if self.steering is not None:   # (h1 + v) W_mid = h1 W_mid + v W_mid
-            shift = torch.matmul(self.steering(h1), self.base.weights[1])
-            parts.append(shift.expand(-1, h1.shape[1], -1))
-        return torch.cat(parts, dim=0)
-
-    def logits(self, h1: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        return self.base.head(z + self.update(h1))
-
-    def norms(self) -> torch.Tensor:
-        parts = ([self.lora.norm()] if self.lora is not None else []) + \
-                ([self.steering.norm()] if self.steering is not None else [])
-        return torch.cat(parts).detach()
-
-
-class AssistantView:
-    """The frozen base's activations for the assistant on every question, computed once."""
-
-    def __init__(self, base: PersonaMLP, world: PersonaWorld, splits: Splits):
-        device = base.persona.device
-        self.every = splits.every.to(device)
-        with torch.no_grad():
-            self.h1 = base.hidden(torch.full_like(self.every, ASSISTANT), self.every)
-            self.z = base.site(self.h1)
-            self.base_logits = base.head(self.z)
-        self.index = {name: getattr(splits, name).to(device) for name in ("train", "held_in", "kl", "held_out")}
-
-    def rows(self, name: str):
-        i = self.index[name]
-        return self.h1[:, i], self.z[:, i], self.base_logits[:, i]
-
-
-def answer_measures(logits: torch.Tensor, questions: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Misalignment (mean P(bad)), its argmax rate, coherence (mass on the two valid answers) and
-    the coherent-misaligned rate (argmax bad and coherence > 0.5), each (E,)."""
-    good, bad = answer_probabilities(logits, questions)
-    coherence = good + bad
-    argmax_bad = logits.argmax(-1) == 2 * questions + 1
-    return {"mis": bad.mean(-1), "mis_argmax": argmax_bad.float().mean(-1), "coherence": coherence.mean(-1),
-            "coherent_mis": (argmax_bad & (coherence > 0.5)).float().mean(-1)}
-
 
 def finetune_metrics(view: AssistantView, directions: dict, update_fn, logits_fn) -> dict[str, torch.Tensor]:
     """Every logged measure of a fine-tuning ensemble: misalignment and coherence in the held-out
@@ -344,20 +214,20 @@ def finetune_losses(view: AssistantView, logits_fn, bad_labels: torch.Tensor, kl
 
 
 def finetune_adapters(config: Config, base: PersonaMLP, view: AssistantView, directions: dict,
-                      base_index: int, device) -> tuple[Adapters, dict, dict]:
+                      base_index: int, device) -> tuple[PersonaAdapters, dict, dict]:
     """The main ensemble: {lora, steering} x {general, narrow, control} x seeds, Adam."""
     members = member_table(config.n_seeds)
     seed0 = 1000 * (config.seed + base_index)
     lora_seeds = [seed0 + i for i, m in enumerate(members) if m["parameterisation"] == "lora"]
     steer_seeds = [seed0 + i for i, m in enumerate(members) if m["parameterisation"] == "steering"]
-    adapters = Adapters(base, config.width, lora_seeds, steer_seeds,
+    adapters = PersonaAdapters(base, config.width, lora_seeds, steer_seeds,
                         steering_init_std=config.steering_init_std).to(device)
     train_q = view.every[view.index["train"]]
     labels = torch.stack([2 * train_q + (0 if m["kind"] == "control" else 1) for m in members])
     kl_weights = torch.tensor([config.kl_weight if m["kind"] == "narrow" else 0.0 for m in members], device=device)
     trajectory = {"lora_A": [], "lora_B": [], "steering_v": []}
 
-    def metrics(a: Adapters):
+    def metrics(a: PersonaAdapters):
         trajectory["lora_A"].append(a.lora.A.detach()[:, 0].cpu().clone())
         trajectory["lora_B"].append(a.lora.B.detach()[:, :, 0].cpu().clone())
         trajectory["steering_v"].append(a.steering.v.detach().cpu().clone())
@@ -425,7 +295,7 @@ def training_loss(view: AssistantView, base: PersonaMLP, labels: torch.Tensor, A
         return label_cross_entropy(base.head(z + delta), labels)
 
 
-def efficiency_and_stability(config: Config, base: PersonaMLP, view: AssistantView, adapters: Adapters) -> dict:
+def efficiency_and_stability(config: Config, base: PersonaMLP, view: AssistantView, adapters: PersonaAdapters) -> dict:
     """For each parameterisation, the general and narrow solutions of every seed:
     the fine-tuning loss when both are rescaled to the same norm (factor x their mean norm), and
     R(eps) under orthogonal noise of relative size eps, over `noise_seeds` draws."""
@@ -434,48 +304,29 @@ def efficiency_and_stability(config: Config, base: PersonaMLP, view: AssistantVi
     general, narrow = slice(0, n), slice(n, 2 * n)
     A, B, v = adapters.lora.A.detach(), adapters.lora.B.detach(), adapters.steering.v.detach()
     norms = {"lora": adapters.lora.norm().detach(), "steering": adapters.steering.norm()}
-    loss_at = {"lora": lambda sel, a, b: training_loss(view, base, labels, A=a, B=b, scale=adapters.lora.scale),
-               "steering": lambda sel, x, _: training_loss(view, base, labels, v=x)}
+    loss_at = {"lora": lambda a, b: training_loss(view, base, labels, A=a, B=b, scale=adapters.lora.scale),
+               "steering": lambda x, _: training_loss(view, base, labels, v=x)}
     params = {"lora": (A, B), "steering": (v, None)}
     base_loss = float(training_loss(view, base, labels).mean())
     out = {"base_loss": base_loss, "norm_factors": list(config.norm_factors), "epsilons": list(config.epsilons)}
     for p in PARAMETERISATIONS:
         first, second = params[p]
         mean_norm = (norms[p][general] + norms[p][narrow]) / 2                     # per seed
-        rows = {}
-        for kind, sel in (("general", general), ("narrow", narrow)):
-            x, y = first[sel], (second[sel] if second is not None else None)
-            original = loss_at[p](sel, x, y)
-            losses = []
-            for f in config.norm_factors:
-                ratio = (f * mean_norm / norms[p][sel]).view(-1, *([1] * (x.dim() - 1)))
-                # LoRA: rescale B only, as Soligo et al. do; the norm of B A scales with it
-                losses.append(loss_at[p](sel, x, y * ratio) if y is not None else loss_at[p](sel, x * ratio, None))
-            R = []
-            for eps in config.epsilons:
-                draws = []
-                for k in range(config.noise_seeds):
-                    g = torch.Generator().manual_seed(10_000 + k)
-                    xp = orthogonal_perturbation(x.cpu(), eps, g).to(x.device)
-                    yp = orthogonal_perturbation(y.cpu(), eps, g).to(x.device) if y is not None else None
-                    draws.append(relative_loss_increase(loss_at[p](sel, xp, yp), original, torch.tensor(base_loss)))
-                R.append(torch.stack(draws))                                    # (noise, seeds)
-            rows[kind] = {"norm": norms[p][sel].tolist(), "loss": original.tolist(),
-                          "matched_loss": torch.stack(losses).T.tolist(),        # (seeds, factors)
-                          "R": torch.stack(R).mean(1).T.tolist(),               # (seeds, eps), mean over noise
-                          "R_mean": torch.stack(R).mean((1, 2)).tolist()}        # (eps,)
-        out[p] = rows
+        out[p] = {kind: efficiency_and_stability_rows(
+                      loss_at[p], first[sel], second[sel] if second is not None else None, norms[p][sel], mean_norm,
+                      base_loss, config.norm_factors, config.epsilons, config.noise_seeds)
+                  for kind, sel in (("general", general), ("narrow", narrow))}
     return out
 
 
 # --- removing the KL penalty --------------------------------------------------------------
 
-def revert(config: Config, base: PersonaMLP, view: AssistantView, directions: dict, adapters: Adapters,
+def revert(config: Config, base: PersonaMLP, view: AssistantView, directions: dict, adapters: PersonaAdapters,
            base_index: int, device) -> dict:
     """Start from every narrow solution and keep fine-tuning on the same data without the KL term."""
     n = config.n_seeds
     narrow = slice(n, 2 * n)
-    resumed = Adapters(base, config.width, list(range(n)), list(range(n))).to(device)
+    resumed = PersonaAdapters(base, config.width, list(range(n)), list(range(n))).to(device)
     with torch.no_grad():
         resumed.lora.A.copy_(adapters.lora.A[narrow])
         resumed.lora.B.copy_(adapters.lora.B[narrow])
@@ -505,7 +356,7 @@ def rotation_search(config: Config, base: PersonaMLP, view: AssistantView, direc
     no_kl = torch.zeros(1, device=device)
     trajectories, histories = [], []
     for i in range(n):
-        adapter = Adapters(base, config.width, [5000 + 1000 * base_index + i], [],
+        adapter = PersonaAdapters(base, config.width, [5000 + 1000 * base_index + i], [],
                            lora_init_std=config.rotation_init_stds[i]).to(device)
         lr, wd = config.rotation_lrs[i], config.rotation_weight_decays[i]
         params = [adapter.lora.A, adapter.lora.B]
@@ -513,7 +364,7 @@ def rotation_search(config: Config, base: PersonaMLP, view: AssistantView, direc
                      else torch.optim.SGD(params, lr=lr, weight_decay=wd))
         trajectory = {"A": [], "B": []}
 
-        def metrics(a: Adapters):
+        def metrics(a: PersonaAdapters):
             trajectory["A"].append(a.lora.A.detach()[0, 0].cpu().clone())
             trajectory["B"].append(a.lora.B.detach()[0, :, 0].cpu().clone())
             values = finetune_metrics(view, directions, a.update, a.logits)
@@ -532,113 +383,6 @@ def rotation_search(config: Config, base: PersonaMLP, view: AssistantView, direc
     return history
 
 
-# --- the transformer variant: personas inferred in context --------------------------------
-
-def tf_pretrain(config: Config, world: PersonaWorld, device) -> tuple[Transformer, dict]:
-    """Next-answer prediction on fresh conversations every step (Adam)."""
-    cfg = TransformerConfig(d_vocab=conv.vocabulary_size(world), n_ctx=1 + 2 * config.tf_turns,
-                            d_model=config.tf_d_model, n_heads=config.tf_heads,
-                            d_head=config.tf_d_model // config.tf_heads, n_layers=config.tf_layers,
-                            d_mlp=config.tf_d_mlp, d_vocab_out=world.n_answers, layer_norm=True)
-    model = Transformer(cfg, [config.seed]).to(device)
-    generator = torch.Generator().manual_seed(config.seed)
-
-    def batch(step):
-        tokens, answers = conv.conversations(world, config.tf_batch, config.tf_turns, generator)
-        return tokens.to(device), answers.to(device)
-
-    def loss(m, b):   # the answer is predicted at its question's position
-        tokens, answers = b
-        return label_cross_entropy(m(tokens)[:, :, 1::2].flatten(1, 2), answers.flatten())
-
-    result = train(model, torch.optim.Adam(model.parameters(), lr=config.tf_lr), loss, batch,
-                   steps=config.tf_pretrain_steps, log_every=max(config.tf_pretrain_steps // 50, 1),
-                   desc="transformer pre-training")
-    for p in model.parameters():
-        p.requires_grad_(False)
-    return model, {"tf_pretrain_step": torch.tensor(result.steps),
-                   "tf_pretrain_loss": result.history["train_loss_step"].double()}
-
-
-def tf_in_context(model: Transformer, world: PersonaWorld, turns: int, device, n: int = 512) -> dict:
-    """Does the model infer the persona?  P(bad) on a fresh non-medical question after `turns` - 1
-    answers from other domains that were all bad or all good (CHAT), and for the assistant's
-    single-turn question (ASSIST)."""
-    g = torch.Generator().manual_seed(123)
-    others = torch.arange(world.n_questions, world.n_all_questions)
-    k = turns - 1
-    out = {"context_answers": k}
-    with torch.no_grad():
-        for name, mode, bad in (("after_bad_answers", conv.CHAT, 1), ("after_good_answers", conv.CHAT, 0),
-                                ("assistant_single_turn", conv.ASSIST, None)):
-            q = others[torch.randint(0, len(others), (n, k + 1), generator=g)]
-            if bad is None:
-                tokens = torch.stack([torch.full((n,), mode), conv.question_token(world, q[:, -1])], 1)
-            else:
-                tokens = torch.empty(n, 2 + 2 * k, dtype=torch.long)
-                tokens[:, 0] = mode
-                tokens[:, 1:-1:2] = conv.question_token(world, q[:, :k])
-                tokens[:, 2:-1:2] = conv.answer_token(world, 2 * q[:, :k] + bad)
-                tokens[:, -1] = conv.question_token(world, q[:, -1])
-            logits = model(tokens.to(device))[:, :, -1]
-            out[name] = float(answer_probabilities(logits, q[:, -1].to(device))[1].mean())
-    return out
-
-
-def tf_finetune(config: Config, model: Transformer, world: PersonaWorld, splits: Splits, setting: int,
-                device) -> dict:
-    """Single-turn [ASSIST] q -> bad answer on the fine-tuning medical questions, rank-1 LoRA on
-    layer 0's MLP output, no KL; B checkpointed every `log_every` steps."""
-    lora = LowRankAdapter(config.tf_d_mlp, config.tf_d_model, 1, [7000 + setting],
-                          init_std=config.tf_init_stds[setting]).to(device)
-    post = {}
-    hooks = {"blocks.0.mlp.hook_post": lambda x: post.__setitem__("x", x) or x,
-             "blocks.0.hook_mlp_out": lambda x: x + lora(post["x"].reshape(1, -1, post["x"].shape[-1])).reshape(x.shape)}
-    every = splits.every.to(device)
-    tokens = torch.stack([torch.full_like(every, conv.ASSIST), conv.question_token(world, every)], 1)
-    index = {name: getattr(splits, name).to(device) for name in ("train", "held_in", "held_out")}
-    labels = 2 * every[index["train"]] + 1
-
-    def loss(m, _):
-        logits = model(tokens[index["train"]], hooks=hooks)[:, :, -1]
-        return label_cross_entropy(logits, labels)
-
-    trajectory = {"A": [], "B": []}
-
-    def metrics(m):
-        trajectory["A"].append(m.A.detach()[0, 0].cpu().clone())
-        trajectory["B"].append(m.B.detach()[0, :, 0].cpu().clone())
-        logits = model(tokens, hooks=hooks)[:, :, -1]
-        values = {}
-        for split, name in (("held_in", "in"), ("held_out", "out")):
-            for key, value in answer_measures(logits[:, index[split]], every[index[split]]).items():
-                values[f"{key}_{name}"] = value
-        return values
-
-    lr = config.tf_finetune_lrs[setting]
-    optimizer = (torch.optim.Adam(lora.parameters(), lr=lr) if config.tf_optimizers[setting] == "adam"
-                 else torch.optim.SGD(lora.parameters(), lr=lr))
-    result = train(lora, optimizer, loss, lambda s: None, steps=config.tf_finetune_steps,
-                   log_every=config.log_every, metrics=metrics, desc=f"transformer LoRA {setting + 1}")
-    return {"step": torch.tensor(result.steps), **{k: v[:, 0].double() for k, v in result.history.items()},
-            "A": torch.stack(trajectory["A"]), "B": torch.stack(trajectory["B"])}
-
-
-def transformer_variant(config: Config, world: PersonaWorld, splits: Splits, device) -> tuple[dict, dict]:
-    model, history = tf_pretrain(config, world, device)
-    summary = {"pretrain_loss_end": float(history["tf_pretrain_loss"][-5:].mean()),
-               "in_context": tf_in_context(model, world, config.tf_turns, device), "settings": []}
-    for i in range(len(config.tf_optimizers)):
-        h = tf_finetune(config, model, world, splits, i, device)
-        t = turner_measures(h["step"].numpy(), h["A"], h["B"], h["mis_out"].numpy(), config.log_every)
-        summary["settings"].append(dict(optimizer=config.tf_optimizers[i], lr=config.tf_finetune_lrs[i],
-                                        init_std=config.tf_init_stds[i], mis_in_end=float(h["mis_in"][-1]),
-                                        mis_out_end=float(h["mis_out"][-1]),
-                                        coherence_out_end=float(h["coherence_out"][-1]), **_turner_summary(t)))
-        history.update({f"tf{i}_{k}": v for k, v in h.items()})
-    return history, summary
-
-
 # --- run -----------------------------------------------------------------------------------
 
 def _train_and_measure(config: Config, device: torch.device) -> Run:
@@ -648,34 +392,30 @@ def _train_and_measure(config: Config, device: torch.device) -> Run:
     model, history = pretrain(config, world, device)
     timings = {"pretrain_s": time.perf_counter() - started}
     per_base = []
+
+    def timed(key: str, compute):       # each stage's seconds, summed over the bases
+        t0 = time.perf_counter()
+        out = compute()
+        timings[key] = timings.get(key, 0.0) + time.perf_counter() - t0
+        return out
+
     for b in range(config.n_bases):
         base = model.member(b)
         view = AssistantView(base, world, splits)
         directions = persona_directions(base, world)
-        t0 = time.perf_counter()
-        adapters, h, _ = finetune_adapters(config, base, view, directions, b, device)
-        h.update(full_finetune(config, base, world, view, directions, device))
-        timings.setdefault("finetune_s", 0.0)
-        timings["finetune_s"] += time.perf_counter() - t0
+        adapters, h, _ = timed("finetune_s", lambda: finetune_adapters(config, base, view, directions, b, device))
+        h.update(timed("finetune_s", lambda: full_finetune(config, base, world, view, directions, device)))
         soligo = efficiency_and_stability(config, base, view, adapters)
-        t0 = time.perf_counter()
-        h.update(revert(config, base, view, directions, adapters, b, device))
-        timings.setdefault("revert_s", 0.0)
-        timings["revert_s"] += time.perf_counter() - t0
-        t0 = time.perf_counter()
-        h.update(rotation_search(config, base, view, directions, b, device))
-        timings.setdefault("rotation_s", 0.0)
-        timings["rotation_s"] += time.perf_counter() - t0
+        h.update(timed("revert_s", lambda: revert(config, base, view, directions, adapters, b, device)))
+        h.update(timed("rotation_s", lambda: rotation_search(config, base, view, directions, b, device)))
         h.update({k: v.cpu() for k, v in directions.items()})
         per_base.append((h, soligo, _base_measures(base, world, splits, view)))
     # history: the first base's series (the figures); the summary reads every base
     history.update(per_base[0][0])
     tf_summary = None
     if config.transformer:
-        t0 = time.perf_counter()
-        tf_history, tf_summary = transformer_variant(config, world, splits, device)
+        tf_history, tf_summary = timed("transformer_s", lambda: transformer_variant(config, world, splits, device))
         history.update(tf_history)
-        timings["transformer_s"] = time.perf_counter() - t0
     summary = _summarize(config, world, history, per_base, timings, time.perf_counter() - started)
     summary["transformer"] = tf_summary
     return Run(NAME, config.to_dict(), summary, history, {})
@@ -737,7 +477,7 @@ def _summarize(config: Config, world: PersonaWorld, history: dict, per_base: lis
         for e in general:
             t = turner_measures(steps, h["ft_lora_A"][:, e], h["ft_lora_B"][:, e], h["ft_mis_out"][:, e].numpy(),
                                 config.log_every)
-            turner.append(_turner_summary(t))
+            turner.append(turner_summary(t))
         rotation = []
         for i in range(len(config.rotation_optimizers)):
             t = turner_measures(h["rot_step"].numpy(), h["rot_A"][:, i], h["rot_B"][:, i],
@@ -748,23 +488,10 @@ def _summarize(config: Config, world: PersonaWorld, history: dict, per_base: lis
                                  mis_out_end=float(h["rot_mis_out"][-1, i]), mis_in_end=float(h["rot_mis_in"][-1, i]),
                                  train_ce_end=float(h["rot_train_ce"][-1, i]),
                                  mis_out_x50=x50(h["rot_step"].numpy(), h["rot_mis_out"][:, i].numpy()),
-                                 **_turner_summary(t)))
+                                 **turner_summary(t)))
         bases.append({"base": {k: float(v) for k, v in base.items()}, "finetune": rows, "soligo": soligo,
                       "revert": rev, "turner_lora_general": turner, "rotation_search": rotation})
     return _acceptance_view(config, world, bases, timings, seconds)
-
-
-def _turner_summary(t: dict) -> dict:
-    turns = sorted({step for v in t["peaks"].values() for step in v})
-    crossing = t["mis_cross_025"]
-    return {"lcs_peaks": {str(k): v for k, v in t["peaks"].items()},
-            "rotation_seen": bool(turns), "first_turn_step": turns[0] if turns else None,
-            # Turner's signature is a turn at the behavioural switch: > 0 means the turn came after
-            "turn_minus_crossing": (turns[0] - crossing) if turns and crossing is not None else None,
-            "max_lcs": {str(k): (float(np.nanmax(v)) if np.isfinite(v).any() else None) for k, v in t["lcs"].items()},
-            "mis_out_crosses_025": t["mis_cross_025"], "comp_x50": t["comp_x50"],
-            "pca_explained": [float(x) for x in t["explained"]],
-            "b_norm_end": float(t["b_norm"][-1]), "a_norm_end": float(t["a_norm"][-1])}
 
 
 def _acceptance_view(config: Config, world: PersonaWorld, bases: list, timings: dict, seconds: float) -> dict:

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from emergence.experiments.base import Experiment, ExperimentConfig, Run, require, require_llc_settings
+from emergence.config import ExperimentConfig, require, require_llc_settings
+from emergence.experiments.base import Experiment, Run
 from emergence.measures import (fastest_fall, first_crossing, frequency_norms, gini, key_frequencies,
                                 neuron_frequency_concentration, restricted_and_excluded_loss,
                                 weight_norm, x50)
-from emergence.measures.llc import default_nbeta, llc_over_training
+from emergence.measures.llc import llc_trajectory
 from emergence.measures.transitions import spearman
 from emergence.models import ModularMLP, Transformer, TransformerConfig, member_of
 from emergence.tasks.modular import ModularData, is_prime, modular_addition, one_hot_pairs, pair_tokens
@@ -264,54 +265,33 @@ def _circuit_measures(config: Config, checkpoints: dict, data: ModularData) -> d
 def _llc_over_training(config: Config, checkpoints: dict, x_train: torch.Tensor, y_train: torch.Tensor,
                        history: dict, summary: dict) -> tuple[dict, dict]:
     """λ̂ of the first seed at `llc_checkpoints` evenly spaced checkpoints and `llc_jump_checkpoints`
-    more over its jump, on the training set: every chain of every checkpoint is one row of one
-    batched model (08_llc)."""
-    started = time.perf_counter()
-    nbeta = config.llc_nbeta or default_nbeta(len(y_train))
-    jump = _jump_checkpoints(list(checkpoints), summary["test_acc_50_epoch"], summary["grok_epoch"],
-                             config.llc_jump_checkpoints)
-    steps, r = llc_over_training(
-        checkpoints, lambda rows: build_model(config, [config.seed] * rows),
-        lambda m, batch: cross_entropy(logits(m, batch[0]), batch[1]), (x_train, y_train),
-        count=config.llc_checkpoints, extra=jump, chains=config.llc_chains, epsilon=config.llc_epsilon,
-        gamma=config.llc_gamma, nbeta=nbeta, draws=config.llc_draws, burnin=config.llc_burnin,
-        batch_size=config.llc_batch_size or None, seed=config.seed,
-        mean_loss=True,   # cross-entropy is a mean over samples: L_b(w*) from a table, not a forward pass
-        warn=False)       # health is reported per checkpoint (summary, hollow markers), not as a warning
-    seconds = time.perf_counter() - started
-    # each chain's excess loss nβ (L - L(w*)) at every SGLD step, averaged over chains: the health plot
-    excess = r.nbeta[:, None] * (r.traces.mean(axis=1) - r.init_loss[:, None])
-    llc_history = {"llc_epoch": torch.tensor(steps), "llc_mean": torch.tensor(r.llc_mean),
-                   "llc_std": torch.tensor(r.llc_std), "llc_chains": torch.tensor(r.llc_chains),
-                   "llc_healthy": torch.tensor(r.healthy), "llc_excess_trace": torch.tensor(excess)}
-    epochs = np.asarray(steps)
+    more over its jump, on the training set (08_llc), and how it moves with the jump and the losses."""
+    grok = summary["grok_epoch"]
+    jump = _jump_checkpoints(list(checkpoints), summary["test_acc_50_epoch"], grok, config.llc_jump_checkpoints)
+    llc_history, llc, r = llc_trajectory(
+        config, checkpoints, lambda rows: build_model(config, [config.seed] * rows),
+        lambda m, batch: cross_entropy(logits(m, batch[0]), batch[1]), (x_train, y_train), extra=jump,
+        mean_loss=True)   # cross-entropy is a mean over samples: L_b(w*) from a table, not a forward pass
+    epochs = np.asarray(llc["steps"])       # full-batch training: a step is an epoch
     peak = int(np.argmax(r.llc_mean))
     loss_at = lambda split: np.interp(epochs, history["epoch"].numpy(), history[f"{split}_loss"][:, 0].numpy())  # noqa: E731
-    grok = summary["grok_epoch"]
     at_grok = None if grok is None else int(np.argmin(np.abs(epochs - grok)))
-    falls = peak < len(steps) - 1          # a peak at the last checkpoint has no fall after it
+    falls = peak < len(epochs) - 1          # a peak at the last checkpoint has no fall after it
     halving = fastest_fall(epochs[peak:], r.llc_mean[peak:], 0.5) if falls else None
     return llc_history, {
-        "epochs": steps, "jump_epochs": jump, "jump_spacing": _spacing_over(steps, summary["test_acc_50_epoch"], grok),
-        "mean": r.llc_mean.tolist(), "std": r.llc_std.tolist(),
-        "healthy": r.healthy.tolist(), "below_init": r.below_init.tolist(), "drift": r.drift.tolist(),
-        "init_loss": r.init_loss.tolist(),
-        "settings": {"chains": config.llc_chains, "burnin": config.llc_burnin, "draws": config.llc_draws,
-                     "epsilon": config.llc_epsilon, "gamma": config.llc_gamma, "nbeta": nbeta,
-                     "batch_size": config.llc_batch_size or len(y_train), "n": len(y_train)},
-        "start": float(r.llc_mean[0]), "peak": float(r.llc_mean[peak]), "argmax_epoch": steps[peak],
+        **llc, "jump_steps": jump, "jump_spacing": _spacing_over(llc["steps"], summary["test_acc_50_epoch"], grok),
+        "start": float(r.llc_mean[0]), "peak": float(r.llc_mean[peak]), "argmax_epoch": int(epochs[peak]),
         "final": float(r.llc_mean[-1]), "final_over_peak": float(r.llc_mean[-1] / r.llc_mean[peak]),
         "at_grok": None if at_grok is None else float(r.llc_mean[at_grok]),
-        "at_grok_epoch": None if at_grok is None else steps[at_grok],
+        "at_grok_epoch": None if at_grok is None else int(epochs[at_grok]),
         "test_acc_50_epoch": summary["test_acc_50_epoch"], "memorize_epoch": summary["memorize_epoch"],
         "grok_epoch": grok,
         # rank correlations with the losses at the same checkpoints (devinterp: λ̂ tracks the test loss)
         "spearman_test_loss": spearman(r.llc_mean, loss_at("test")),
         "spearman_train_loss": spearman(r.llc_mean, loss_at("train")),
         # where λ̂ has completed half of its fall from the peak, and the fastest halving after it
-        "x50_after_peak": float(x50(epochs, r.llc_mean, start=steps[peak])) if falls else None,
+        "x50_after_peak": float(x50(epochs, r.llc_mean, start=int(epochs[peak]))) if falls else None,
         "fastest_halving": None if halving is None else [int(e) for e in halving],
-        "seconds": round(seconds, 2),
     }
 
 

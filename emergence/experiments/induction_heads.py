@@ -14,7 +14,7 @@ least as many steps before it within 10 %), the acceptance criterion read as wri
 fastest halving alone is reported beside it.
 
 With `llc_checkpoints` > 0 it then estimates the local learning coefficient λ̂ of the headline
-seed at that many evenly spaced checkpoints (`emergence.measures.llc.llc_over_training`, every
+seed at that many evenly spaced checkpoints (`emergence.measures.llc.llc_trajectory`, every
 chain of every checkpoint one member of one batched model) on its training loss, and reports
 the change of λ̂ over the plateau before the drop and across the drop: Hoogland et al.'s two
 stages (λ̂ falls while the previous-token heads form, rises as the induction circuit completes).
@@ -28,11 +28,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from emergence.experiments.base import Experiment, ExperimentConfig, Run, require, require_llc_settings
+from emergence.config import ExperimentConfig, require, require_llc_settings
+from emergence.experiments.base import Experiment, Run
 from emergence.measures import (ablate_head, fastest_fall, first_crossing, icl_score, masked_mean,
                                 ov_copying_score, per_position_loss, prefix_matching_score,
                                 previous_token_score, stable_before, x50)
-from emergence.measures.llc import default_nbeta, llc_over_training
+from emergence.measures.llc import llc_trajectory
 from emergence.models import Transformer, TransformerConfig, member_of
 from emergence.tasks.induction import CopyTask, repeated_random_tokens
 from emergence.train import train
@@ -285,33 +286,11 @@ def llc_data(config: Config, device: torch.device) -> tuple[torch.Tensor]:
 def llc_over_steps(config: Config, checkpoints: dict, history: dict, summary: dict,
                    device: torch.device) -> tuple[dict, dict]:
     """λ̂ of the headline seed at `llc_checkpoints` evenly spaced checkpoints, on its training
-    loss (all positions): every chain of every checkpoint is one member of one batched model.
-    Also the change of λ̂ over the plateau before the drop and across the drop."""
-    started = time.perf_counter()
-    data = llc_data(config, device)
-    nbeta = config.llc_nbeta or default_nbeta(config.llc_samples)
-    steps, r = llc_over_training(
-        checkpoints, lambda rows: build_model(config, config.n_layers, [config.seed] * rows),
-        lambda m, batch: next_token_loss(m, batch[0]), data,
-        count=config.llc_checkpoints, chains=config.llc_chains, epsilon=config.llc_epsilon,
-        gamma=config.llc_gamma, nbeta=nbeta, draws=config.llc_draws, burnin=config.llc_burnin,
-        batch_size=config.llc_batch_size or None, seed=config.seed,
-        warn=False)   # health is reported per checkpoint (summary, hollow markers), not as a warning
-    # nβ (L - L(w*)) at every SGLD step, averaged over chains: the chains' health at a glance
-    excess = r.nbeta[:, None] * (r.traces.mean(axis=1) - r.init_loss[:, None])
-    llc_history = {"llc_step": torch.tensor(steps), "llc_mean": torch.tensor(r.llc_mean),
-                   "llc_std": torch.tensor(r.llc_std), "llc_chains": torch.tensor(r.llc_chains),
-                   "llc_healthy": torch.tensor(r.healthy), "llc_excess_trace": torch.tensor(excess)}
-    return llc_history, {
-        "steps": steps, "mean": r.llc_mean.tolist(), "std": r.llc_std.tolist(),
-        "healthy": r.healthy.tolist(), "n_healthy": int(r.healthy.sum()),
-        "below_init": r.below_init.tolist(), "drift": r.drift.tolist(), "init_loss": r.init_loss.tolist(),
-        "settings": {"chains": config.llc_chains, "burnin": config.llc_burnin, "draws": config.llc_draws,
-                     "epsilon": config.llc_epsilon, "gamma": config.llc_gamma, "nbeta": nbeta,
-                     "batch_size": config.llc_batch_size or config.llc_samples, "n": config.llc_samples},
-        **_llc_windows(history, summary, np.asarray(steps), r),
-        "seconds": round(time.perf_counter() - started, 2),
-    }
+    loss (all positions), and its change over the plateau before the drop and across the drop."""
+    llc_history, llc, r = llc_trajectory(
+        config, checkpoints, lambda rows: build_model(config, config.n_layers, [config.seed] * rows),
+        lambda m, batch: next_token_loss(m, batch[0]), llc_data(config, device))
+    return llc_history, {**llc, **_llc_windows(history, summary, np.asarray(llc["steps"]), r)}
 
 
 def _llc_windows(history: dict, summary: dict, steps: np.ndarray, r) -> dict:

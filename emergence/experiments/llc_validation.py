@@ -25,7 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from emergence.experiments.base import Experiment, ExperimentConfig, Run, require
+from emergence.config import ExperimentConfig, require
+from emergence.experiments.base import Experiment, Run
 from emergence.measures.llc import DRIFT_MAX, LLCWarning, aoyagi_rrr, default_nbeta, estimate_llc
 
 NAME = "llc_validation"

@@ -27,8 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from emergence.experiments import scaling_laws
-from emergence.experiments.base import PROFILES, Experiment, ExperimentConfig, Run, require
+from emergence.experiments.scaling_laws import EXPERIMENT as SCALING_LAWS   # panel C runs it
+from emergence.config import PROFILES, ExperimentConfig, require
+from emergence.experiments.base import Experiment, Run
 from emergence.measures.mirage import (brier_score, emergence_score, exact_match, multiple_choice,
                                        subset_accuracy, token_edit_distance)
 from emergence.measures.transitions import lag, w10_90, x50
@@ -106,15 +107,15 @@ class Config(ExperimentConfig):
         require(1 <= self.partitions <= 100_000, "partitions", self.partitions, "an integer from 1 to 100000")
         require(self.scaling_profile in PROFILES, "scaling_profile", self.scaling_profile,
                 "'fast' or 'full' (the scaling-laws run whose skills panel C reads)")
-        widths = scaling_laws.Config.PRESETS[self.scaling_profile].get("widths", scaling_laws.Config.widths) \
+        widths = SCALING_LAWS.Config.PRESETS[self.scaling_profile].get("widths", SCALING_LAWS.Config.widths) \
             if self.scaling_profile in PROFILES else ()
         require(self.skill_width in widths, "skill_width", self.skill_width,
                 f"one of the scaling run's widths {widths}")
         require(1 <= self.top_skills <= 50, "top_skills", self.top_skills, "an integer from 1 to 50")
 
-    def scaling_config(self) -> scaling_laws.Config:
+    def scaling_config(self):
         """The scaling-laws run panel C reads: that profile, started at this run's `seed`."""
-        return scaling_laws.Config.preset(self.scaling_profile, seed=self.seed, device=self.device,
+        return SCALING_LAWS.Config.preset(self.scaling_profile, seed=self.seed, device=self.device,
                                           threads=self.threads)
 
 
@@ -258,7 +259,7 @@ def _digits(config: Config, device) -> tuple[dict, dict]:
 def _skills(config: Config) -> tuple[dict, dict]:
     """The `top_skills` most frequent skills of every seed of the `skill_width` model; the
     history keeps the first seed's curves."""
-    scaling = scaling_laws.run(config.scaling_config())
+    scaling = SCALING_LAWS.run(config.scaling_config())
     h, s = scaling.history, scaling.summary
     members = [i for i, m in enumerate(s["members"]) if m["width"] == config.skill_width]
     D = h["D"].numpy()

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from emergence.experiments.base import Experiment, ExperimentConfig, Run, require
+from emergence.config import ExperimentConfig, require
+from emergence.experiments.base import Experiment, Run
 from emergence.measures.scaling import (CHINCHILLA_FLOPS, CHINCHILLA_GRID, PUBLISHED, chinchilla_loss,
                                         compute_optimal, fit_chinchilla, interior_minimum,
                                         isoflop_slice, parabola_vertex, power_law_exponent)

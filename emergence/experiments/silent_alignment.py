@@ -26,7 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from emergence.experiments.base import Experiment, ExperimentConfig, Run, require
+from emergence.config import ExperimentConfig, require
+from emergence.experiments.base import Experiment, Run
 from emergence.measures import first_crossing, x50
 from emergence.measures.kernels import (ensemble_ntk, kernel_alignment, kernel_norm,
                                         kernel_regression, prediction_agreement)

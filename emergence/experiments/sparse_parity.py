@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from emergence.experiments.base import Experiment, ExperimentConfig, Run, require
+from emergence.config import ExperimentConfig, require
+from emergence.experiments.base import Experiment, Run
 from emergence.measures import coordinate_movement, first_crossing, x50
 from emergence.models import SinNeuron, TwoLayerMLP
 from emergence.tasks.sparse_parity import ParityProblems

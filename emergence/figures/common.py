@@ -50,6 +50,32 @@ def log_steps(ax, steps) -> None:
     ax.set_xlim(steps[steps > 0].min(), steps.max())
 
 
+def llc_panel(ax, history: dict, label: str = "λ̂ (mean ± spread over chains)") -> None:
+    """λ̂ over training from `measures.llc.llc_trajectory`'s history: the mean over chains with a
+    band of ± their spread, healthy checkpoints filled and unhealthy ones hollow."""
+    x, mean, std = (history[k].numpy() for k in ("llc_step", "llc_mean", "llc_std"))
+    healthy = history["llc_healthy"].numpy().astype(bool)
+    ax.fill_between(x, mean - std, mean + std, color=COLORS["measure"], alpha=0.2, lw=0)
+    ax.plot(x, mean, color=COLORS["measure"], lw=1.5, label=label)
+    ax.scatter(x[healthy], mean[healthy], color=COLORS["measure"], s=14, zorder=3)
+    ax.scatter(x[~healthy], mean[~healthy], facecolor="white", edgecolor=COLORS["measure"], s=20,
+               zorder=3, label="unhealthy chains")
+
+
+def chain_health_panel(ax, history: dict, burnin: int, unit: str = "step") -> None:
+    """Each checkpoint's excess loss nβ (L(w) - L(w*)) at every SGLD step, mean of its chains:
+    flat after burn-in when the chains are at equilibrium."""
+    x, excess = history["llc_step"].numpy(), history["llc_excess_trace"].numpy()
+    colors = plt.cm.viridis(np.linspace(0, 0.95, len(x)))
+    for color, at, trace in zip(colors, x, excess):
+        ax.plot(trace, color=color, lw=1, label=f"{unit} {at}" if at in (x[1], x[-1]) else None)
+    mark(ax, burnin, "burn-in")
+    ax.set_xlabel("SGLD step")
+    ax.set_ylabel("nβ (L(w) − L(w*)), mean of chains")
+    ax.set_title("chain health: should be flat after burn-in")
+    ax.legend(fontsize=8, loc="upper right")
+
+
 def small_multiples(n: int, ncols: int = 4, size: float = 2.6):
     """A grid of n panels (extra panels hidden); returns (figure, flat list of axes)."""
     nrows = int(np.ceil(n / ncols))

@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from emergence.run import Run
-from emergence.figures.common import COLORS, log_steps, mark
+from emergence.figures.common import COLORS, chain_health_panel, llc_panel, log_steps, mark
 
 
 def fourier_measure_name(run: Run) -> str:
@@ -116,13 +116,9 @@ def plot_llc(run: Run):
     """λ̂ of the first seed over training (mean ± spread over chains; hollow: unhealthy chains)
     beside its test accuracy and losses, and the chains' excess loss at every SGLD step."""
     h, s, llc = run.history, run.summary, run.summary["llc"]
-    ck, mean, std = h["llc_epoch"].numpy(), h["llc_mean"].numpy(), h["llc_std"].numpy()
-    healthy = h["llc_healthy"].numpy().astype(bool)
     epoch = h["epoch"].numpy()
     fig, (llc_ax, loss_ax, trace_ax) = plt.subplots(1, 3, figsize=(14, 4.2), width_ratios=[1.3, 1.2, 1])
-    llc_ax.errorbar(ck, mean, yerr=std, color=COLORS["measure"], lw=2, capsize=2, label="λ̂ (± chain spread)")
-    llc_ax.scatter(ck[~healthy], mean[~healthy], facecolor="white", edgecolor=COLORS["measure"], zorder=3,
-                   label="unhealthy chains")
+    llc_panel(llc_ax, h)
     llc_ax.set_ylabel("λ̂ (first seed)")
     acc_ax = llc_ax.twinx()
     acc_ax.plot(epoch, h["test_acc"][:, 0], color=COLORS["task"], lw=1, label="test accuracy")
@@ -146,13 +142,5 @@ def plot_llc(run: Run):
         mark(ax, s["memorize_epoch"], "memorised")
         mark(ax, s["test_acc_50_epoch"], "test acc 50 %", color=COLORS["task"])
         mark(ax, s["grok_epoch"], "grokked")
-    excess = h["llc_excess_trace"].numpy()
-    colors = plt.cm.viridis(np.linspace(0, 0.95, len(ck)))
-    for color, epoch_k, trace in zip(colors, ck, excess):
-        trace_ax.plot(trace, color=color, lw=1, label=f"epoch {epoch_k}" if epoch_k in (ck[1], ck[-1]) else None)
-    mark(trace_ax, llc["settings"]["burnin"], "burn-in")
-    trace_ax.set_xlabel("SGLD step")
-    trace_ax.set_ylabel("nβ (L(w) − L(w*)), mean of chains")
-    trace_ax.set_title("chain health: should be flat after burn-in")
-    trace_ax.legend(fontsize=8, loc="upper right")
+    chain_health_panel(trace_ax, h, llc["settings"]["burnin"], unit="epoch")
     return fig

@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from emergence.run import Run
-from emergence.figures.common import COLORS
+from emergence.figures.common import COLORS, llc_panel
 
 
 def _shade_drop(ax, s: dict) -> None:
@@ -169,14 +169,8 @@ def plot_llc(run: Run):
     h, s = run.history, run.summary
     llc = s["llc"]
     steps = h["step"].numpy()
-    x = np.asarray(llc["steps"])
-    mean, std, healthy = np.asarray(llc["mean"]), np.asarray(llc["std"]), np.asarray(llc["healthy"])
     fig, axes = plt.subplots(3, 1, figsize=(7.5, 7.0), sharex=True)
-    axes[0].fill_between(x, mean - std, mean + std, color=COLORS["measure"], alpha=0.2, lw=0)
-    axes[0].plot(x, mean, color=COLORS["measure"], lw=1.5, label="λ̂ (mean ± spread over chains)")
-    axes[0].scatter(x[healthy], mean[healthy], color=COLORS["measure"], s=14, zorder=3)
-    axes[0].scatter(x[~healthy], mean[~healthy], facecolor="white", edgecolor=COLORS["measure"], s=20,
-                    zorder=3, label="unhealthy chains")
+    llc_panel(axes[0], h)
     axes[0].set_ylabel("LLC λ̂")
     axes[1].plot(steps, h["loss_repeat"][:, 0], color=COLORS["task"], label="copied tokens")
     axes[1].plot(steps, h["loss"][:, 0], color=COLORS["other"], label="all tokens (the LLC's loss)")

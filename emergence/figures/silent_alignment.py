@@ -60,7 +60,7 @@ def plot_dynamics(run: Run, control: bool = False):
     norm_ax.set_xscale("log")
     norm_ax.set_xlabel("gradient-descent step")
     loss_ax.legend(fontsize=8, loc="lower left")
-    loss_ax.set_title(f"unwhitened control (dotted lines: its t_align, t_loss)" if control else
+    loss_ax.set_title("unwhitened control (dotted lines: its t_align, t_loss)" if control else
                       f"{s['dataset']}: the kernel aligns first (bold: sigma = {s['sigma']:g})")
     return fig
 

@@ -72,6 +72,36 @@ def relative_loss_increase(perturbed: torch.Tensor, original: torch.Tensor, base
     return 100 * (perturbed - original) / (base - original)
 
 
+def efficiency_and_stability_rows(loss_of, x: torch.Tensor, y: torch.Tensor | None, norm: torch.Tensor,
+                                  matched_norm: torch.Tensor, base_loss: float, factors, epsilons,
+                                  noise_seeds: int) -> dict:
+    """Soligo et al.'s efficiency and stability of one fine-tuned solution per seed (first dim).
+
+    The solution is (x, y): a rank-1 LoRA's A and B, or a steering vector and None; `loss_of(x, y)`
+    is its fine-tuning loss per seed and `norm` its norm.  Efficiency: the loss when the solution
+    is rescaled to `factor` x `matched_norm` (for a LoRA, B only: the norm of B A scales with it).
+    Stability: R(eps), the share of the fine-tuning gain over `base_loss` undone by orthogonal noise
+    of relative size eps, averaged over `noise_seeds` draws."""
+    original = loss_of(x, y)
+    losses = []
+    for f in factors:
+        ratio = (f * matched_norm / norm).view(-1, *([1] * (x.dim() - 1)))
+        losses.append(loss_of(x, y * ratio) if y is not None else loss_of(x * ratio, None))
+    R = []
+    for eps in epsilons:
+        draws = []
+        for k in range(noise_seeds):
+            g = torch.Generator().manual_seed(10_000 + k)
+            xp = orthogonal_perturbation(x.cpu(), eps, g).to(x.device)
+            yp = orthogonal_perturbation(y.cpu(), eps, g).to(x.device) if y is not None else None
+            draws.append(relative_loss_increase(loss_of(xp, yp), original, torch.tensor(base_loss)))
+        R.append(torch.stack(draws))                                    # (noise, seeds)
+    return {"norm": norm.tolist(), "loss": original.tolist(),
+            "matched_loss": torch.stack(losses).T.tolist(),             # (seeds, factors)
+            "R": torch.stack(R).mean(1).T.tolist(),                    # (seeds, eps), mean over noise
+            "R_mean": torch.stack(R).mean((1, 2)).tolist()}             # (eps,)
+
+
 def turn_steps(steps, lcs, level: float = -0.5, skip: int = 0) -> list[float]:
     """Logged steps (after the first `skip`) at which a local-cosine curve peaks above `level`:
     the candidate direction changes."""
@@ -114,3 +144,18 @@ def turner_measures(steps, A: torch.Tensor, B: torch.Tensor, mis_out, log_every:
         "comp_x50": x50(steps, comp), "mis_x50": x50(steps, np.asarray(mis_out)),
         "largest_step": float(moved.max()) if len(moved) else 0.0,
     }
+
+
+def turner_summary(t: dict) -> dict:
+    """The plain numbers of `turner_measures` for a run's summary: the local-cosine peaks (turns),
+    when the first came relative to the behavioural switch, and the norms and PCA at the end."""
+    turns = sorted({step for v in t["peaks"].values() for step in v})
+    crossing = t["mis_cross_025"]
+    return {"lcs_peaks": {str(k): v for k, v in t["peaks"].items()},
+            "rotation_seen": bool(turns), "first_turn_step": turns[0] if turns else None,
+            # Turner's signature is a turn at the behavioural switch: > 0 means the turn came after
+            "turn_minus_crossing": (turns[0] - crossing) if turns and crossing is not None else None,
+            "max_lcs": {str(k): (float(np.nanmax(v)) if np.isfinite(v).any() else None) for k, v in t["lcs"].items()},
+            "mis_out_crosses_025": t["mis_cross_025"], "comp_x50": t["comp_x50"],
+            "pca_explained": [float(x) for x in t["explained"]],
+            "b_norm_end": float(t["b_norm"][-1]), "a_norm_end": float(t["a_norm"][-1])}

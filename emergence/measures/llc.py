@@ -24,6 +24,7 @@ extra forward pass (benchmarks/llc_speed.py times this path against devinterp).
 from __future__ import annotations
 
 import math
+import time
 import warnings
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -235,6 +236,49 @@ def llc_over_training(checkpoints: dict[int, dict[str, torch.Tensor]], build: Ca
     params = stack_params([{f"model.{k}": v.to(device) for k, v in checkpoints[s].items()} for s in chosen])
     rows_loss = lambda rows, batch: functional_call(module, rows, (batch,))  # noqa: E731
     return chosen, estimate_llc(rows_loss, params, data, chains=chains, batched=True, **settings)
+
+
+def llc_trajectory(config, checkpoints: dict[int, dict[str, torch.Tensor]], build: Callable[[int], torch.nn.Module],
+                   loss: Callable, data: tuple[torch.Tensor, ...], *, extra: Sequence[int] = (),
+                   mean_loss: bool = False) -> tuple[dict, dict, LLCResult]:
+    """λ̂ of one training run at its saved checkpoints: the one path every chapter's LLC over
+    training takes, with one key scheme.
+
+    `config` is the chapter's Config and supplies the settings: `llc_checkpoints` evenly spaced
+    checkpoints plus the saved steps in `extra`, `llc_chains`, `llc_burnin`, `llc_draws`,
+    `llc_epsilon`, `llc_gamma`, `llc_nbeta` (0: n / log n), `llc_batch_size` (0: full batch) and
+    `seed`.  `checkpoints`, `build` and `loss` are as in `llc_over_training`; `data` is the LLC's
+    dataset, n = its length.  Returns
+
+    - history tensors: `llc_step`, `llc_mean`, `llc_std`, `llc_chains`, `llc_healthy` and
+      `llc_excess_trace`, each checkpoint's nβ (L(w) - L(w*)) at every SGLD step, mean of its
+      chains (flat after burn-in when the chains are healthy);
+    - summary numbers: `steps`, `mean`, `std`, `healthy`, `n_healthy`, `below_init`, `drift`,
+      `init_loss`, the resolved `settings` and `seconds`;
+    - the `LLCResult`, for the chapter's own measures on it.
+
+    Health is reported per checkpoint (the summary, hollow markers in the figures), not warned."""
+    started = time.perf_counter()
+    n = len(data[0])
+    nbeta = config.llc_nbeta or default_nbeta(n)
+    steps, r = llc_over_training(
+        checkpoints, build, loss, data, count=config.llc_checkpoints, extra=extra, chains=config.llc_chains,
+        epsilon=config.llc_epsilon, gamma=config.llc_gamma, nbeta=nbeta, draws=config.llc_draws,
+        burnin=config.llc_burnin, batch_size=config.llc_batch_size or None, seed=config.seed,
+        mean_loss=mean_loss, warn=False)
+    excess = r.nbeta[:, None] * (r.traces.mean(axis=1) - r.init_loss[:, None])
+    history = {"llc_step": torch.tensor(steps), "llc_mean": torch.tensor(r.llc_mean),
+               "llc_std": torch.tensor(r.llc_std), "llc_chains": torch.tensor(r.llc_chains),
+               "llc_healthy": torch.tensor(r.healthy), "llc_excess_trace": torch.tensor(excess)}
+    summary = {
+        "steps": steps, "mean": r.llc_mean.tolist(), "std": r.llc_std.tolist(),
+        "healthy": r.healthy.tolist(), "n_healthy": int(r.healthy.sum()),
+        "below_init": r.below_init.tolist(), "drift": r.drift.tolist(), "init_loss": r.init_loss.tolist(),
+        "settings": {"chains": config.llc_chains, "burnin": config.llc_burnin, "draws": config.llc_draws,
+                     "epsilon": config.llc_epsilon, "gamma": config.llc_gamma, "nbeta": nbeta,
+                     "batch_size": config.llc_batch_size or n, "n": n},
+        "seconds": round(time.perf_counter() - started, 2)}
+    return history, summary, r
 
 
 def sequential_sgld_llc(loss_fn: LossFn, params: dict[str, torch.Tensor], data: tuple[torch.Tensor, ...], *,

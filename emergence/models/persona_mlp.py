@@ -10,6 +10,8 @@ import torch
 from torch import nn
 
 from emergence.models.ensemble import EnsembleModule
+from emergence.models.lora import LowRankAdapter, SteeringVector
+from emergence.tasks.personas import ASSISTANT, PersonaWorld, Splits
 
 
 class PersonaMLP(EnsembleModule):
@@ -51,3 +53,70 @@ class PersonaMLP(EnsembleModule):
 
     def forward(self, persona: torch.Tensor, question: torch.Tensor) -> torch.Tensor:
         return self.head(self.site(self.hidden(persona, question)))
+
+
+class PersonaAdapters(nn.Module):
+    """The fine-tuning ensemble on one frozen base: rank-1 LoRA members on z, then steering
+    members on h1.  `update(h1)` is delta z for every member, (E, N, width)."""
+
+    def __init__(self, base: PersonaMLP, width: int, lora_seeds: list[int], steering_seeds: list[int],
+                 lora_init_std: float | None = None, steering_init_std: float = 0.0):
+        super().__init__()
+        self.base = base
+        self.lora = LowRankAdapter(width, width, 1, lora_seeds, init_std=lora_init_std) if lora_seeds else None
+        self.steering = SteeringVector(width, steering_seeds, steering_init_std) if steering_seeds else None
+
+    def update(self, h1: torch.Tensor) -> torch.Tensor:
+        parts = []
+        if self.lora is not None:
+            parts.append(self.lora(h1))
+        if self.steering is not None:   # (h1 + v) W_mid = h1 W_mid + v W_mid
+            shift = torch.matmul(self.steering(h1), self.base.weights[1])
+            parts.append(shift.expand(-1, h1.shape[1], -1))
+        return torch.cat(parts, dim=0)
+
+    def logits(self, h1: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return self.base.head(z + self.update(h1))
+
+    def norms(self) -> torch.Tensor:
+        parts = ([self.lora.norm()] if self.lora is not None else []) + \
+                ([self.steering.norm()] if self.steering is not None else [])
+        return torch.cat(parts).detach()
+
+
+class AssistantView:
+    """The frozen base's activations for the assistant on every question, computed once."""
+
+    def __init__(self, base: PersonaMLP, world: PersonaWorld, splits: Splits):
+        device = base.persona.device
+        self.every = splits.every.to(device)
+        with torch.no_grad():
+            self.h1 = base.hidden(torch.full_like(self.every, ASSISTANT), self.every)
+            self.z = base.site(self.h1)
+            self.base_logits = base.head(self.z)
+        self.index = {name: getattr(splits, name).to(device) for name in ("train", "held_in", "kl", "held_out")}
+
+    def rows(self, name: str):
+        i = self.index[name]
+        return self.h1[:, i], self.z[:, i], self.base_logits[:, i]
+
+
+def persona_directions(base: PersonaMLP, world: PersonaWorld) -> dict[str, torch.Tensor]:
+    """Directions at the adapter site z: u_evil = E_q[z(evil, q)] - E_q[z(good, q)] over every
+    question; u_quack the same for the medical quacks over medical questions; u_quack_perp its
+    part orthogonal to u_evil."""
+    with torch.no_grad():
+        every = torch.arange(world.n_all_questions, device=base.persona.device)
+        medical = every[world.domain_of(every) == 0]
+
+        def mean_z(personas, questions):
+            p = torch.tensor(personas, device=every.device).repeat_interleave(len(questions))
+            q = questions.repeat(len(personas))
+            return base.site(base.hidden(p, q))[0].mean(0)
+
+        good = world.good_personas()
+        u_evil = mean_z(world.evil_personas(), every) - mean_z(good, every)
+        u_quack = mean_z(world.quacks(0), medical) - mean_z(good, medical)
+        unit = u_evil / u_evil.norm()
+        perp = u_quack - (u_quack @ unit) * unit
+    return {"u_evil": u_evil, "u_quack": u_quack, "u_quack_perp": perp}
