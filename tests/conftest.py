@@ -29,9 +29,12 @@ def pytest_runtest_call(item):
 
 def pytest_collection_modifyitems(config, items):
     """In the portability audit (EMERGENCE_AUDIT_SEED set), run only the acceptance tests:
-    those that read the chapter's run."""
-    if os.environ.get("EMERGENCE_AUDIT_SEED") is None:
+    those that read the chapter's run.  With EMERGENCE_UNIT_ONLY=1, only the others: the unit
+    tests, a few minutes without training any chapter's `fast` run."""
+    audit, unit_only = os.environ.get("EMERGENCE_AUDIT_SEED") is not None, os.environ.get("EMERGENCE_UNIT_ONLY") == "1"
+    if not (audit or unit_only):
         return
-    keep = [item for item in items if {"run", "summary"} & set(getattr(item, "fixturenames", ()))]
+    reads_run = lambda item: bool({"run", "summary"} & set(getattr(item, "fixturenames", ())))  # noqa: E731
+    keep = [item for item in items if reads_run(item) == audit]
     config.hook.pytest_deselected(items=[item for item in items if item not in keep])
     items[:] = keep

@@ -10,7 +10,7 @@ from acceptance import chapter_run, check, difference, ratio
 from emergence.experiments import ConfigError, induction_heads
 from emergence.measures import (ablate_head, fastest_fall, icl_score, ov_copying_score,
                                 per_position_loss, prefix_matching_score, previous_token_score,
-                                stable_before)
+                                plateau_then_drop, stable_before)
 from emergence.models import Transformer, TransformerConfig
 from emergence.tasks import CopyTask, repeated_random_tokens
 
@@ -227,7 +227,7 @@ def test_plateau_then_drop_reads_the_criterion_as_written():
     values = [4.0, 4.0, 3.9, 3.8, 3.0, 1.4, 1.2, 1.2]
     assert fastest_fall(steps, values, 0.5) == (40.0, 50.0)
     assert stable_before(steps, values, 40, 0.1) == 0.0
-    assert induction_heads.plateau_then_drop(steps, values, max_window=30) == (30.0, 50.0)
+    assert plateau_then_drop(steps, values, max_window=30, drop=0.5, plateau=0.1) == (30.0, 50.0)
     # a window longer than allowed does not count, nor does a drop with no plateau at all
     assert induction_heads.plateau_then_drop(steps, values, max_window=15) is None
     assert induction_heads.plateau_then_drop([0, 10, 20], [4.0, 2.0, 1.0], 50) is None

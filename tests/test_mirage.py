@@ -6,7 +6,7 @@ import pytest
 
 from acceptance import chapter_run, check
 from emergence.experiments import ConfigError, mirage
-from emergence.experiments.mirage import log_lag, log_width, token_probability
+from emergence.measures.mirage import log_lag, log_width, token_probability
 from emergence.measures.mirage import (brier_score, emergence_score, exact_match, multiple_choice,
                                        subset_accuracy, token_edit_distance)
 

@@ -8,7 +8,7 @@ import torch
 
 from acceptance import chapter_run, check
 from emergence.experiments import ConfigError, silent_alignment
-from emergence.experiments.silent_alignment import balanced_initial_strength, saxe_half_time, saxe_mode_strength
+from emergence.measures.saxe import balanced_initial_strength, saxe_half_time, saxe_mode_strength
 from emergence.measures import first_crossing
 from emergence.measures.kernels import (empirical_ntk, ensemble_ntk, kernel_alignment, kernel_norm,
                                         kernel_regression, prediction_agreement)

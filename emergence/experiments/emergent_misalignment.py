@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from emergence.config import ExperimentConfig, require
+from emergence.config import ExperimentConfig, require, require_int, require_number
 from emergence.experiments.base import Experiment, Run
 from emergence.experiments.em_transformer import check_transformer_settings, transformer_variant
 from emergence.measures.adapters import (cosine, efficiency_and_stability_rows, kl_to_base, turner_measures,
@@ -129,14 +129,10 @@ class Config(ExperimentConfig):
         require(0 < self.train_fraction < 1 and 1 <= train_q < self.n_questions, "train_fraction",
                 self.train_fraction, "a number in (0, 1) leaving at least one medical question on "
                 "each side of the split")
-        for name in ("pretrain_steps", "finetune_steps", "revert_steps", "rotation_steps"):
-            require(10 <= getattr(self, name) <= 10_000_000, name, getattr(self, name),
-                    "an integer from 10 to 10^7")
-        for name in ("pretrain_lr", "finetune_lr", "full_finetune_lr"):
-            require(0 < getattr(self, name) <= 10, name, getattr(self, name), "a number in (0, 10]")
+        require_int(self, ("pretrain_steps", "finetune_steps", "revert_steps", "rotation_steps"), 10, 10_000_000)
+        require_number(self, ("pretrain_lr", "finetune_lr", "full_finetune_lr"), 0, 10)
         require(0 <= self.kl_weight <= 1e6, "kl_weight", self.kl_weight, "a number in [0, 10^6]")
-        require(0 <= self.steering_init_std <= 1, "steering_init_std", self.steering_init_std,
-                "a number in [0, 1]")
+        require_number(self, "steering_init_std", 0, 1, low_open=False)
         require(1 <= self.log_every and 10 * self.log_every <= self.finetune_steps, "log_every",
                 self.log_every, f"an integer from 1 to finetune_steps / 10 = {self.finetune_steps // 10}")
         require(len(self.norm_factors) >= 1 and all(0 < f <= 10 for f in self.norm_factors),

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from emergence.config import ExperimentConfig, require, require_llc_settings
+from emergence.config import ExperimentConfig, require, require_int, require_llc_settings, require_number
 from emergence.experiments.base import Experiment, Run
 from emergence.measures import (fastest_fall, first_crossing, frequency_norms, gini, key_frequencies,
                                 neuron_frequency_concentration, restricted_and_excluded_loss,
@@ -88,24 +88,24 @@ class Config(ExperimentConfig):
         # the circuit measures hold (p^2, p) float64 logits: p = 251 is already 127 MB
         require(is_prime(self.p) and 3 <= self.p <= 251, "p", self.p, "a prime between 3 and 251")
         require(0 < self.train_frac < 1, "train_frac", self.train_frac, "a number in (0, 1)")
-        require(1 <= self.n_seeds <= 256, "n_seeds", self.n_seeds, "an integer from 1 to 256")
-        require(self.weight_decay >= 0, "weight_decay", self.weight_decay, "a number >= 0")
+        require_int(self, "n_seeds", 1, 256)
+        require_number(self, "weight_decay", 0, low_open=False)
         require(all(w >= 0 for w in self.sweep_weight_decays), "sweep_weight_decays",
                 self.sweep_weight_decays, "numbers >= 0 (may be empty)")
-        require(self.width >= 1, "width", self.width, "an integer >= 1")
+        require_int(self, "width", 1)
         require(self.activation in ("quadratic", "relu"), "activation", self.activation,
                 "'quadratic' or 'relu'")
         require(self.d_model >= 1 and self.n_heads >= 1 and self.d_model % self.n_heads == 0,
                 "n_heads", self.n_heads, f"a divisor of d_model={self.d_model}")
         require(self.d_mlp >= 0, "d_mlp", self.d_mlp, "an integer >= 0 (0 = attention-only)")
-        require(0 < self.lr <= 1, "lr", self.lr, "a number in (0, 1]")
+        require_number(self, "lr", 0, 1)
         largest_decay = max((self.weight_decay, *self.sweep_weight_decays))
         require(self.lr * largest_decay < 1, "weight_decay", largest_decay,
                 f"less than 1/lr = {1 / self.lr:g} (each step multiplies the weights by 1 - lr * wd)")
         require(0 <= self.beta1 < 1, "beta1", self.beta1, "a number in [0, 1)")
         require(0 <= self.beta2 < 1, "beta2", self.beta2, "a number in [0, 1)")
-        require(self.warmup_epochs >= 0, "warmup_epochs", self.warmup_epochs, "an integer >= 0")
-        require(1 <= self.epochs <= 10_000_000, "epochs", self.epochs, "an integer from 1 to 10^7")
+        require_int(self, "warmup_epochs", 0)
+        require_int(self, "epochs", 1, 10_000_000)
         require(self.stop_after_grokking >= 0, "stop_after_grokking", self.stop_after_grokking,
                 "a number >= 0 (0 = train all epochs)")
         require(1 <= self.log_every <= self.epochs, "log_every", self.log_every,
@@ -113,8 +113,7 @@ class Config(ExperimentConfig):
         require(1 <= self.checkpoint_every <= self.epochs, "checkpoint_every", self.checkpoint_every,
                 f"an integer from 1 to epochs={self.epochs}")
         require_llc_settings(self, saved=len(self.checkpoint_epochs()))
-        require(0 <= self.llc_jump_checkpoints <= 100, "llc_jump_checkpoints", self.llc_jump_checkpoints,
-                "an integer from 0 to 100")
+        require_int(self, "llc_jump_checkpoints", 0, 100)
         require(self.llc_batch_size >= 0, "llc_batch_size", self.llc_batch_size,
                 "an integer >= 0 (0 = full batch)")
 

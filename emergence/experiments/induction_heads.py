@@ -28,11 +28,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from emergence.config import ExperimentConfig, require, require_llc_settings
+from emergence.config import ExperimentConfig, require, require_int, require_llc_settings
 from emergence.experiments.base import Experiment, Run
 from emergence.measures import (ablate_head, fastest_fall, first_crossing, icl_score, masked_mean,
                                 ov_copying_score, per_position_loss, prefix_matching_score,
-                                previous_token_score, stable_before, x50)
+                                plateau_then_drop, previous_token_score, stable_before, x50)
 from emergence.measures.llc import llc_trajectory
 from emergence.models import Transformer, TransformerConfig, member_of
 from emergence.tasks.induction import CopyTask, repeated_random_tokens
@@ -106,11 +106,11 @@ class Config(ExperimentConfig):
     }
 
     def check(self) -> None:
-        require(self.n_layers >= 1, "n_layers", self.n_layers, "an integer >= 1")
+        require_int(self, "n_layers", 1)
         require(self.control_layers >= 0, "control_layers", self.control_layers,
                 "0 (no control) or an integer >= 1")
         require(1 <= self.n_seeds <= 64, "n_seeds", self.n_seeds, "1 to 64")
-        require(self.vocab >= 2, "vocab", self.vocab, "an integer >= 2")
+        require_int(self, "vocab", 2)
         require(1 <= self.copy_min <= self.copy_max, "copy_min/copy_max",
                 (self.copy_min, self.copy_max), "1 <= copy_min <= copy_max")
         require(0 <= self.skip_bigram <= self.vocab, "skip_bigram", self.skip_bigram,
@@ -127,7 +127,7 @@ class Config(ExperimentConfig):
         require(self.warmup >= 0, "warmup", self.warmup, "an integer >= 0 (0 = no warm-up)")
         require(2 <= self.n_checkpoints <= 1000, "n_checkpoints", self.n_checkpoints, "2 to 1000")
         require_llc_settings(self, len(self.checkpoint_steps()))
-        require(self.llc_samples >= 2, "llc_samples", self.llc_samples, "an integer >= 2")
+        require_int(self, "llc_samples", 2)
         require(0 <= self.llc_batch_size <= self.llc_samples, "llc_batch_size", self.llc_batch_size,
                 f"0 (full batch) or an integer from 1 to llc_samples={self.llc_samples}")
         for name in ("icl_early", "icl_late"):
@@ -407,26 +407,6 @@ def _last_at_chance(steps: np.ndarray, loss: np.ndarray, vocab: int, before: flo
     return float(steps[at_chance[-1]]) if len(at_chance) else None
 
 
-def plateau_then_drop(steps, loss, max_window: float) -> tuple[float, float] | None:
-    """The shortest window [a, b] of logged steps, b - a <= max_window, in which the loss
-    halves (loss[b] <= DROP_FRACTION * loss[a]) AND before which it stayed within
-    PLATEAU_CHANGE of loss[a] for at least b - a steps: the chapter's criterion, read as
-    written.  None if no window qualifies.  (The fastest halving alone can start inside the
-    fall, where the loss is already moving; this finds the drop that follows a plateau.)"""
-    steps, loss = np.asarray(steps, dtype=float), np.asarray(loss, dtype=float)
-    best = None
-    for i in range(len(steps)):
-        later = np.nonzero((loss[i + 1:] <= DROP_FRACTION * loss[i])
-                           & (steps[i + 1:] - steps[i] <= max_window))[0]
-        if not len(later):
-            continue
-        window = steps[i + 1 + later[0]] - steps[i]
-        if (stable_before(steps, loss, steps[i], PLATEAU_CHANGE) >= window
-                and (best is None or window < best[1] - best[0])):
-            best = (float(steps[i]), float(steps[i] + window))
-    return best
-
-
 def _member_summary(config: Config, history: dict, e: int) -> dict:
     """The phase change of one member: the drop, the plateau before it, and its heads."""
     steps = history["step"].numpy().astype(float)
@@ -447,7 +427,7 @@ def _member_summary(config: Config, history: dict, e: int) -> dict:
                 "plateau_steps_before_fastest_halving":
                     int(stable_before(steps, repeat, fastest[0], PLATEAU_CHANGE))})
     # the drop: the shortest halving with a plateau before it; else the fastest halving
-    drop = plateau_then_drop(steps, repeat, DROP_WINDOW * config.steps)
+    drop = plateau_then_drop(steps, repeat, DROP_WINDOW * config.steps, DROP_FRACTION, PLATEAU_CHANGE)
     start, end = drop or fastest
     level = float(repeat[np.argmin(np.abs(steps - start))])
     midpoint = first_crossing(steps[steps >= start], repeat[steps >= start],

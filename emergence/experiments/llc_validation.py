@@ -25,12 +25,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from emergence.config import ExperimentConfig, require
+from emergence.config import ExperimentConfig, require, require_int, require_number
 from emergence.experiments.base import Experiment, Run
-from emergence.measures.llc import DRIFT_MAX, LLCWarning, aoyagi_rrr, default_nbeta, estimate_llc
+from emergence.measures.llc import (DRIFT_MAX, LLCWarning, aoyagi_rrr, default_nbeta, estimate_llc, exact_crossing,
+                                    exact_regular)
+from emergence.tasks.known_llc import (DTYPE, crossing_case, crossing_loss, dln_case, dln_loss, regression_loss,
+                                       regular_case)
 
 NAME = "llc_validation"
-DTYPE = torch.float64
 
 
 @dataclass(frozen=True)
@@ -70,13 +72,12 @@ class Config(ExperimentConfig):
                             dln_epsilon=3e-5)}
 
     def check(self) -> None:
-        require(100 <= self.n <= 10_000_000, "n", self.n, "an integer from 100 to 10^7")
+        require_int(self, "n", 100, 10_000_000)
         require(0 < self.gamma <= 1e4, "gamma", self.gamma, "a number in (0, 10^4]")
-        require(2 <= self.chains <= 1000, "chains", self.chains, "an integer from 2 to 1000")
-        require(2 <= self.crossing_chains <= 1000, "crossing_chains", self.crossing_chains,
-                "an integer from 2 to 1000")
-        require(0 <= self.burnin <= 1_000_000, "burnin", self.burnin, "an integer from 0 to 10^6")
-        require(40 <= self.draws <= 1_000_000, "draws", self.draws, "an integer from 40 to 10^6")
+        require_int(self, "chains", 2, 1000)
+        require_int(self, "crossing_chains", 2, 1000)
+        require_int(self, "burnin", 0, 1_000_000)
+        require_int(self, "draws", 40, 1_000_000)
         require(all(1 <= d <= 2000 for d in self.regular_dims), "regular_dims", self.regular_dims,
                 "integers from 1 to 2000")
         require(len(self.crossing_a) == len(self.crossing_b) and
@@ -88,95 +89,12 @@ class Config(ExperimentConfig):
             ok = len(parts) == 4 and all(p.isdigit() and int(p) >= 1 for p in parts)
             require(ok and int(parts[3]) <= min(int(p) for p in parts[:3]), "dln_cases", case,
                     "strings 'MxHxNxr' of positive integers with r <= min(M, H, N)")
-        for name in ("regular_epsilon", "crossing_epsilon", "dln_epsilon"):
-            require(0 < getattr(self, name) <= 1, name, getattr(self, name), "a number in (0, 1]")
+        require_number(self, ("regular_epsilon", "crossing_epsilon", "dln_epsilon"), 0, 1)
         require(len(self.calib_epsilons) >= 1 and all(0 < e <= 1 for e in self.calib_epsilons),
                 "calib_epsilons", self.calib_epsilons, "one or more numbers in (0, 1]")
         require(len(self.calib_nbeta_factors) >= 1 and all(0 < f <= 1e3 for f in self.calib_nbeta_factors),
                 "calib_nbeta_factors", self.calib_nbeta_factors, "one or more numbers in (0, 1000]")
-        require(1 <= self.calib_dim <= 2000, "calib_dim", self.calib_dim, "an integer from 1 to 2000")
-
-
-# --- the three families -----------------------------------------------------------------------
-
-
-def regression_loss(params, batch):
-    x, y = batch
-    return 0.5 * ((y - x @ params["w"]) ** 2).mean()
-
-
-def regular_case(d: int, n: int, gen: torch.Generator, device) -> tuple:
-    """Linear regression at its least-squares fit; returns (params at w*, data, Hessian eigenvalues)."""
-    x = torch.randn(n, d, generator=gen, dtype=DTYPE).to(device)
-    y = x @ torch.randn(d, generator=gen, dtype=DTYPE).to(device) + torch.randn(n, generator=gen, dtype=DTYPE).to(device)
-    w = torch.linalg.lstsq(x, y[:, None]).solution[:, 0]
-    return {"w": w[None]}, (x, y), torch.linalg.eigvalsh(x.T @ x / n)
-
-
-def exact_regular(h: torch.Tensor, nbeta: float, gamma: float) -> float:
-    """λ_γ = ½ Σ nβ h / (nβ h + γ): the exact expectation for a quadratic loss (tends to d/2)."""
-    return 0.5 * float((nbeta * h / (nbeta * h + gamma)).sum())
-
-
-def crossing_loss(a: int, b: int):
-    def loss(params, batch):
-        x, y = batch
-        w = params["w"]
-        return 0.5 * ((y - x * w[0] ** a * w[1] ** b) ** 2).mean()
-    return loss
-
-
-def exact_crossing(a: int, b: int, nbeta: float, gamma: float, s: float = 1.0) -> float:
-    """λ_γ for the normal crossing: E_p[nβ (L_n(w) - L_n(0))] under p(w) ∝ exp(-nβ L_n(w) - γ|w|²/2),
-    where nβ (L_n(w) - L_n(0)) = nβ s w₁^{2a} w₂^{2b} / 2 (s = mean x², the labels orthogonal to x).
-    Exact up to quadrature error (< 1e-6 relative): Gauss-Legendre nodes on geometric intervals,
-    which resolve the posterior's narrow ridge along each axis.  Tends to 1 / (2 max(a, b)) as
-    nβ / γ^{a+b} grows, slowly: at nβ = 145, γ = 1 it is 18-19 % below that for (a, b) = (1, 2),
-    (1, 3), (1, 4), at nβ = 1086 11-12 %."""
-    unit, weight = np.polynomial.legendre.leggauss(16)
-    edges = np.concatenate([[0.0], np.geomspace(1e-9, 1.0, 64)]) * 12 / math.sqrt(gamma)
-    lo, hi = edges[:-1, None], edges[1:, None]
-    x = ((hi - lo) / 2 * unit + (hi + lo) / 2).ravel()       # nodes on [0, 12 / √γ]: both signs alike
-    wx = ((hi - lo) / 2 * weight).ravel() * np.exp(-gamma * x ** 2 / 2)
-    if a == 0:                                               # w₁ does not enter the loss
-        k = nbeta * s / 2 * x ** (2 * b)
-        p = wx * np.exp(-k)
-    else:
-        k = nbeta * s / 2 * np.outer(x ** (2 * a), x ** (2 * b))
-        p = np.outer(wx, wx) * np.exp(-k)
-    return float((k * p).sum() / p.sum())
-
-
-def crossing_case(n: int, gen: torch.Generator, device) -> tuple:
-    """Pure-noise labels made orthogonal to the input, so w* = 0 minimises L_n exactly."""
-    x = torch.randn(n, generator=gen, dtype=DTYPE)
-    y = torch.randn(n, generator=gen, dtype=DTYPE)
-    y = y - x * (x @ y) / (x @ x)
-    return {"w": torch.zeros(1, 2, dtype=DTYPE, device=device)}, (x.to(device), y.to(device))
-
-
-def dln_loss(params, batch):
-    x, y = batch
-    return 0.5 * ((y - x @ params["A"].T @ params["B"].T) ** 2).sum(-1).mean()
-
-
-def dln_case(M: int, H: int, N: int, r: int, n: int, gen: torch.Generator, device) -> tuple:
-    """A rank-r teacher, noisy labels, and the network trained (full-batch gradient descent from
-    the teacher's factors) to a minimum of L_n."""
-    x = torch.randn(n, N, generator=gen, dtype=DTYPE)
-    a0, b0 = torch.randn(r, N, generator=gen, dtype=DTYPE), torch.randn(M, r, generator=gen, dtype=DTYPE)
-    y = x @ (b0 @ a0).T + torch.randn(n, M, generator=gen, dtype=DTYPE)
-    A, B = torch.zeros(H, N, dtype=DTYPE), torch.zeros(M, H, dtype=DTYPE)
-    A[:r], B[:, :r] = a0, b0
-    x, y = x.to(device), y.to(device)
-    params = {"A": A.to(device).requires_grad_(), "B": B.to(device).requires_grad_()}
-    opt = torch.optim.SGD(list(params.values()), lr=0.05)
-    for _ in range(2000):
-        opt.zero_grad()
-        dln_loss(params, (x, y)).backward()
-        opt.step()
-    grad_norm = float(sum(p.grad.norm() ** 2 for p in params.values()).sqrt())
-    return {k: v.detach()[None] for k, v in params.items()}, (x, y), grad_norm
+        require_int(self, "calib_dim", 1, 2000)
 
 
 # --- the run ------------------------------------------------------------------------------------

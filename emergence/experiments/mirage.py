@@ -28,16 +28,14 @@ import numpy as np
 import torch
 
 from emergence.experiments.scaling_laws import EXPERIMENT as SCALING_LAWS   # panel C runs it
-from emergence.config import PROFILES, ExperimentConfig, require
+from emergence.config import ExperimentConfig, PROFILES, require, require_int, require_number
 from emergence.experiments.base import Experiment, Run
-from emergence.measures.mirage import (brier_score, emergence_score, exact_match, multiple_choice,
-                                       subset_accuracy, token_edit_distance)
-from emergence.measures.transitions import lag, w10_90, x50
+from emergence.measures.mirage import (FINE, brier_score, emergence_score, exact_match, log_lag, log_width,
+                                       multiple_choice, subset_accuracy, token_edit_distance, token_probability)
 from emergence.models.width_mlp import WidthMLP
 from emergence.train import train
 
 NAME = "mirage"
-FINE = 400   # points of the log-scale grid on which curves are interpolated before x50
 
 
 @dataclass(frozen=True)
@@ -81,58 +79,42 @@ class Config(ExperimentConfig):
     def check(self) -> None:
         require(0 < self.scale_min < self.scale_max, "scale_min", (self.scale_min, self.scale_max),
                 "0 < scale_min < scale_max")
-        require(self.ce_scale > 0, "ce_scale", self.ce_scale, "a positive number")
+        require_number(self, "ce_scale", 0)
         require(-5 <= self.ce_exponent < 0, "ce_exponent", self.ce_exponent, "a number in [-5, 0)")
         require(len(self.lengths) >= 2 and all(1 <= L <= 1000 for L in self.lengths)
                 and list(self.lengths) == sorted(set(self.lengths)), "lengths", self.lengths,
                 "2 or more increasing integers from 1 to 1000")
         require(self.length in self.lengths, "length", self.length, f"one of lengths {self.lengths}")
-        require(10 <= self.n_items <= 100_000, "n_items", self.n_items, "an integer from 10 to 100000")
-        require(2 <= self.n_options <= 100, "n_options", self.n_options, "an integer from 2 to 100")
+        require_int(self, "n_items", 10, 100_000)
+        require_int(self, "n_options", 2, 100)
         require(len(self.train_sizes) >= 3 and list(self.train_sizes) == sorted(set(self.train_sizes))
                 and self.train_sizes[0] >= 2, "train_sizes", self.train_sizes,
                 "3 or more increasing integers >= 2")
-        require(100 <= self.n_test <= 1700, "n_test", self.n_test, "an integer from 100 to 1700")
+        require_int(self, "n_test", 100, 1700)
         require(self.train_sizes[-1] + self.n_test <= 1797, "train_sizes", self.train_sizes,
                 f"the largest size + n_test ({self.n_test}) at most the 1797 digits images")
-        require(1 <= self.width <= 10_000, "width", self.width, "an integer from 1 to 10000")
-        require(0 < self.lr <= 1, "lr", self.lr, "a number in (0, 1]")
-        require(0 <= self.weight_decay <= 1, "weight_decay", self.weight_decay, "a number in [0, 1]")
-        require(10 <= self.steps <= 1_000_000, "steps", self.steps, "an integer from 10 to 10^6")
-        require(1 <= self.n_seeds <= 100, "n_seeds", self.n_seeds, "an integer from 1 to 100")
+        require_int(self, "width", 1, 10_000)
+        require_number(self, "lr", 0, 1)
+        require_number(self, "weight_decay", 0, 1, low_open=False)
+        require_int(self, "steps", 10, 1_000_000)
+        require_int(self, "n_seeds", 1, 100)
         require(all(1 <= L <= self.n_test // 2 for L in self.subset_lengths) and self.subset_lengths,
                 "subset_lengths", self.subset_lengths, f"integers from 1 to n_test / 2 = {self.n_test // 2}")
         require(self.subset_length in self.subset_lengths, "subset_length", self.subset_length,
                 f"one of subset_lengths {self.subset_lengths}")
-        require(1 <= self.partitions <= 100_000, "partitions", self.partitions, "an integer from 1 to 100000")
+        require_int(self, "partitions", 1, 100_000)
         require(self.scaling_profile in PROFILES, "scaling_profile", self.scaling_profile,
                 "'fast' or 'full' (the scaling-laws run whose skills panel C reads)")
         widths = SCALING_LAWS.Config.PRESETS[self.scaling_profile].get("widths", SCALING_LAWS.Config.widths) \
             if self.scaling_profile in PROFILES else ()
         require(self.skill_width in widths, "skill_width", self.skill_width,
                 f"one of the scaling run's widths {widths}")
-        require(1 <= self.top_skills <= 50, "top_skills", self.top_skills, "an integer from 1 to 50")
+        require_int(self, "top_skills", 1, 50)
 
     def scaling_config(self):
         """The scaling-laws run panel C reads: that profile, started at this run's `seed`."""
         return SCALING_LAWS.Config.preset(self.scaling_profile, seed=self.seed, device=self.device,
                                           threads=self.threads)
-
-
-def log_lag(scale, discrete, continuous) -> dict:
-    """x50 of both curves on a log10 scale axis, after linear interpolation onto a fine grid
-    (so the answer does not snap to the measured scales), and their lag in decades."""
-    x = np.log10(np.asarray(scale, dtype=float))
-    fine = np.linspace(x[0], x[-1], FINE)
-    d, c = np.interp(fine, x, discrete), np.interp(fine, x, continuous)
-    return {"x50_discrete": x50(fine, d), "x50_continuous": x50(fine, c), "lag": lag(fine, d, c)}
-
-
-def log_width(scale, values) -> float:
-    """w10-90 in decades of scale, on the interpolated curve."""
-    x = np.log10(np.asarray(scale, dtype=float))
-    fine = np.linspace(x[0], x[-1], FINE)
-    return w10_90(fine, np.interp(fine, x, values))
 
 
 def _train_and_measure(config: Config, device: torch.device) -> Run:
@@ -150,11 +132,6 @@ def _train_and_measure(config: Config, device: torch.device) -> Run:
 
 
 # --- A: analytic -------------------------------------------------------------------------------
-
-def token_probability(N, ce_scale: float, ce_exponent: float):
-    """p(N) = exp(-(N / c)^alpha): the per-token success of Schaeffer et al.'s toy."""
-    return np.exp(-(np.asarray(N, dtype=float) / ce_scale) ** ce_exponent)
-
 
 def _analytic(config: Config) -> tuple[dict, dict]:
     N = np.geomspace(config.scale_min, config.scale_max, FINE)

@@ -25,11 +25,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from emergence.config import ExperimentConfig, require
+from emergence.config import ExperimentConfig, require, require_int, require_number
 from emergence.experiments.base import Experiment, Run
 from emergence.measures.scaling import (CHINCHILLA_FLOPS, CHINCHILLA_GRID, PUBLISHED, chinchilla_loss,
-                                        compute_optimal, fit_chinchilla, interior_minimum,
-                                        isoflop_slice, parabola_vertex, power_law_exponent)
+                                        compute_optimal, fit_chinchilla, isoflop_approach)
 from emergence.models.width_mlp import WidthMLP
 from emergence.tasks.multitask_parity import MultitaskParity, expected_noisy_loss
 from emergence.train import train
@@ -84,30 +83,28 @@ class Config(ExperimentConfig):
     }
 
     def check(self) -> None:
-        require(2 <= self.n_tasks <= 10_000, "n_tasks", self.n_tasks, "an integer from 2 to 10000")
-        require(1 <= self.n_bits <= 1000, "n_bits", self.n_bits, "an integer from 1 to 1000")
+        require_int(self, "n_tasks", 2, 10_000)
+        require_int(self, "n_bits", 1, 1000)
         require(1 <= self.k <= self.n_bits, "k", self.k, f"an integer from 1 to n_bits = {self.n_bits}")
-        require(0 < self.rank_exponent <= 5, "rank_exponent", self.rank_exponent, "a number in (0, 5]")
+        require_number(self, "rank_exponent", 0, 5)
         require(0 <= self.label_noise < 0.5, "label_noise", self.label_noise, "a number in [0, 0.5)")
         require(len(self.widths) >= 3 and all(1 <= w <= 100_000 for w in self.widths)
                 and list(self.widths) == sorted(set(self.widths)), "widths", self.widths,
                 "3 or more distinct increasing integers from 1 to 100000")
-        require(1 <= self.n_seeds <= 64, "n_seeds", self.n_seeds, "an integer from 1 to 64")
-        require(0 < self.lr <= 1, "lr", self.lr, "a number in (0, 1]")
-        require(1 <= self.batch_size <= 1_000_000, "batch_size", self.batch_size,
-                "an integer from 1 to 10^6")
-        require(10 <= self.steps <= 100_000_000, "steps", self.steps, "an integer from 10 to 10^8")
+        require_int(self, "n_seeds", 1, 64)
+        require_number(self, "lr", 0, 1)
+        require_int(self, "batch_size", 1, 1_000_000)
+        require_int(self, "steps", 10, 100_000_000)
         require(self.schedule in ("constant", "cosine"), "schedule", self.schedule, "'constant' or 'cosine'")
         require(self.schedule == "constant" or (len(self.budget_steps) >= 3 and all(
                 s >= 10 for s in self.budget_steps) and list(self.budget_steps) == sorted(set(self.budget_steps))),
                 "budget_steps", self.budget_steps, "with schedule='cosine': 3 or more increasing step "
                 "counts >= 10")
-        require(5 <= self.eval_points <= 1000, "eval_points", self.eval_points, "an integer from 5 to 1000")
-        require(10 <= self.eval_per_task <= 100_000, "eval_per_task", self.eval_per_task,
-                "an integer from 10 to 100000")
-        require(0 < self.fit_max_loss <= 10, "fit_max_loss", self.fit_max_loss, "a number in (0, 10]")
+        require_int(self, "eval_points", 5, 1000)
+        require_int(self, "eval_per_task", 10, 100_000)
+        require_number(self, "fit_max_loss", 0, 10)
         require(self.fit_grid in FIT_GRIDS, "fit_grid", self.fit_grid, "'coarse' or 'chinchilla'")
-        require(3 <= self.n_budgets <= 50, "n_budgets", self.n_budgets, "an integer from 3 to 50")
+        require_int(self, "n_budgets", 3, 50)
         require(self.heldout_width == 0 or (self.heldout_width in self.widths and len(self.widths) >= 4),
                 "heldout_width", self.heldout_width, f"0 (no held-out fit) or one of widths {self.widths} "
                 "(with 4 or more widths)")
@@ -227,41 +224,6 @@ def fit_points(config: Config, N: list[float], D: np.ndarray, table: np.ndarray,
     return tuple(np.array(v, dtype=float) for v in zip(*rows)) if rows else (np.array([]),) * 3
 
 
-def compute_budgets(N: list[float], D: np.ndarray, n_budgets: int, min_models: int = 3) -> np.ndarray:
-    """n_budgets log-spaced compute budgets spanning the range in which at least `min_models`
-    sizes have a logged data budget D = C / (6 N) (so a slice can show an interior minimum)."""
-    D = np.asarray(D, dtype=float)
-    grid = np.geomspace(6 * min(N) * D.min(), 6 * max(N) * D.max(), 400)
-    count = np.array([sum(D.min() <= c / (6 * n) <= D.max() for n in N) for c in grid])
-    usable = grid[count >= min(min_models, len(N))]
-    return np.geomspace(usable.min(), usable.max(), n_budgets + 2)[1:-1]
-
-
-def _isoflops(config: Config, N: list[float], D: np.ndarray, table: np.ndarray) -> dict:
-    """IsoFLOP slices (only D at or beyond where the smallest loss dips below fit_max_loss, so
-    the plateau is not read as a slice) and Approach 2."""
-    past_plateau = table.min(0) < config.fit_max_loss
-    budgets = compute_budgets(N, D[past_plateau] if past_plateau.sum() >= 2 else D, config.n_budgets)
-    slices = []
-    for C in budgets:
-        keep = [table[i] < config.fit_max_loss for i in range(len(N))]
-        sizes, losses = isoflop_slice(N, [D[k] if k.sum() >= 2 else D[:0] for k in keep],
-                                      [table[i][k] for i, k in enumerate(keep)], C)
-        slices.append({"C": float(C), "N": sizes.tolist(), "L": losses.tolist(),
-                       "argmin_N": float(sizes[np.argmin(losses)]) if len(sizes) else None,
-                       "vertex_N": parabola_vertex(sizes, losses),
-                       "interior_minimum": interior_minimum(sizes, losses)})
-    with_vertex = [s for s in slices if s["vertex_N"] is not None and s["interior_minimum"]]
-    a2 = b2 = None
-    if len(with_vertex) >= 2:
-        C = [s["C"] for s in with_vertex]
-        N_star = [s["vertex_N"] for s in with_vertex]
-        a2 = power_law_exponent(C, N_star)
-        b2 = power_law_exponent(C, [c / (6 * n) for c, n in zip(C, N_star)])
-    return {"slices": slices, "n_interior": sum(s["interior_minimum"] for s in slices),
-            "a": a2, "b": b2, "n_used": len(with_vertex)}
-
-
 def _monotone(config: Config, N: list[float], D: np.ndarray, table: np.ndarray) -> dict:
     """Does the loss fall with N at every D >= 2e5, and with D for every N (from the first
     budget below fit_max_loss on)?  Reports the worst increase of each."""
@@ -307,7 +269,7 @@ def _summarize(config: Config, task: MultitaskParity, history: dict, device, sec
                          f"{config.fit_max_loss}: train longer (steps) or raise fit_max_loss")
     fit = fit_chinchilla(*points, grid=grid)
     fit_fixed = fit_chinchilla(*points, grid=grid, fixed_E=task.loss_floor)
-    iso = _isoflops(config, N, D, table)
+    iso = isoflop_approach(N, D, table, config.fit_max_loss, config.n_budgets)
     budgets = np.array([s["C"] for s in iso["slices"]])
     frontier = compute_optimal(budgets, **fit)
     published = {name: {**constants, **{k: float(v) for k, v in

@@ -19,16 +19,16 @@ al.'s closed-form solution.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from emergence.config import ExperimentConfig, require
+from emergence.config import ExperimentConfig, require, require_int, require_number
 from emergence.experiments.base import Experiment, Run
 from emergence.measures import first_crossing, x50
+from emergence.measures.saxe import balanced_initial_strength, saxe_half_time
 from emergence.measures.kernels import (ensemble_ntk, kernel_alignment, kernel_norm,
                                         kernel_regression, prediction_agreement)
 from emergence.models.linear import DeepLinear, HomogeneousMLP
@@ -91,28 +91,25 @@ class Config(ExperimentConfig):
         require(bool(self.positive) and bool(self.negative) and not set(self.positive) & set(self.negative)
                 and digits <= set(range(10)), "positive", (self.positive, self.negative),
                 "positive and negative: two non-empty, disjoint sets of digits 0-9")
-        require(self.n_train >= 10, "n_train", self.n_train, "an integer >= 10")
-        require(self.n_test >= 10, "n_test", self.n_test, "an integer >= 10")
+        require_int(self, "n_train", 10)
+        require_int(self, "n_test", 10)
         if self.dataset == "digits" and digits <= set(range(10)):
             available = digits_available(self.positive, self.negative)
             require(self.n_train + self.n_test <= available, "n_train", self.n_train,
                     f"n_train + n_test at most {available}, the number of images of digits "
                     f"{self.positive} and {self.negative}")
-        require(2 <= self.gaussian_dim <= 10_000, "gaussian_dim", self.gaussian_dim,
-                "an integer from 2 to 10000")
-        require(1 <= self.width <= 100_000, "width", self.width, "an integer from 1 to 100000")
+        require_int(self, "gaussian_dim", 2, 10_000)
+        require_int(self, "width", 1, 100_000)
         require(len(self.sigmas) >= 1 and all(0 < s <= 1 for s in self.sigmas), "sigmas",
                 self.sigmas, "one or more init scales in (0, 1]")
         require(self.sigma in self.sigmas, "sigma", self.sigma, f"one of sigmas {self.sigmas}")
-        require(0 < self.lazy_sigma <= 100, "lazy_sigma", self.lazy_sigma, "a number in (0, 100]")
-        for name in ("lr", "lazy_lr", "saxe_lr"):
-            require(0 < getattr(self, name) <= 10, name, getattr(self, name), "a number in (0, 10]")
-        require(10 <= self.steps <= 10_000_000, "steps", self.steps, "an integer from 10 to 10^7")
+        require_number(self, "lazy_sigma", 0, 100)
+        require_number(self, ("lr", "lazy_lr", "saxe_lr"), 0, 10)
+        require_int(self, "steps", 10, 10_000_000)
         require(1 <= self.log_every and 4 * self.log_every <= self.steps, "log_every", self.log_every,
                 f"an integer from 1 to steps / 4 = {self.steps // 4}")
-        require(10 <= self.kernel_points <= 10_000, "kernel_points", self.kernel_points,
-                "an integer from 10 to 10000")
-        require(1 <= self.n_seeds <= 100, "n_seeds", self.n_seeds, "an integer from 1 to 100")
+        require_int(self, "kernel_points", 10, 10_000)
+        require_int(self, "n_seeds", 1, 100)
         require(len(self.saxe_dims) == 3 and all(d >= 1 for d in self.saxe_dims), "saxe_dims",
                 self.saxe_dims, "three positive integers: inputs, hidden units, outputs")
         d_in, _, d_out = self.saxe_dims if len(self.saxe_dims) == 3 else (0, 0, 0)
@@ -122,10 +119,9 @@ class Config(ExperimentConfig):
                 "saxe_singular_values", s, f"1 to {min(d_in, d_out)} distinct positive numbers, "
                 "largest first")
         require(self.saxe_points >= d_in, "saxe_points", self.saxe_points, f"an integer >= d_in = {d_in}")
-        require(0 < self.saxe_sigma <= 1, "saxe_sigma", self.saxe_sigma, "a number in (0, 1]")
-        require(10 <= self.saxe_steps <= 10_000_000, "saxe_steps", self.saxe_steps,
-                "an integer from 10 to 10^7")
-        require(1 <= self.saxe_seeds <= 100, "saxe_seeds", self.saxe_seeds, "an integer from 1 to 100")
+        require_number(self, "saxe_sigma", 0, 1)
+        require_int(self, "saxe_steps", 10, 10_000_000)
+        require_int(self, "saxe_seeds", 1, 100)
 
     def members(self) -> list[dict]:
         """One seed's batched model: the small inits, the large one, the unwhitened control."""
@@ -147,18 +143,6 @@ def kernel_schedule(steps: int, points: int) -> list[int]:
     """Step 0 and `points` log-spaced steps up to `steps` (duplicates merged): dense early,
     where the alignment moves, sparse late."""
     return sorted({0, *np.unique(np.geomspace(1, steps, points).round().astype(int)).tolist()})
-
-
-def saxe_mode_strength(t, s: float, u0: float, lr: float):
-    """Saxe et al.'s mode strength u(t) = s e^(2 s t / tau) / (e^(2 s t / tau) - 1 + s / u0),
-    tau = 1 / lr: gradient flow of a 2-layer linear net from a balanced initial strength u0."""
-    growth = np.exp(2 * s * lr * np.asarray(t, dtype=float))
-    return s * growth / (growth - 1 + s / u0)
-
-
-def saxe_half_time(s: float, u0: float, lr: float) -> float:
-    """The step at which saxe_mode_strength reaches s / 2: (tau / 2s) ln(s / u0 - 1)."""
-    return math.log(s / u0 - 1) / (2 * s * lr)
 
 
 def _train_and_measure(config: Config, device: torch.device) -> Run:
@@ -251,22 +235,6 @@ def _train_seed(config: Config, seed: int, data: dict[str, RegressionData], devi
     history["snapshot_step"] = torch.tensor([kernel_steps[r] for r in rows])
     history["kernel_snapshots"] = torch.stack([headline_kernels[r] for r in rows])
     return history
-
-
-def balanced_initial_strength(model: DeepLinear, input_modes: torch.Tensor,
-                              output_modes: torch.Tensor) -> torch.Tensor:
-    """The initial strength Saxe's formula should be given for a random (unbalanced) init.
-
-    Early on, while W1 W2 is tiny, mode k's hidden vectors alpha = W1^T v_k and beta = W2 u_k
-    obey alpha' = lr s beta, beta' = lr s alpha: their sum grows as e^(lr s t) and their
-    difference dies away, so the strength alpha . beta grows like |(alpha0 + beta0) / 2|^2
-    e^(2 lr s t), exactly as Saxe's balanced solution does from u0 = |(alpha0 + beta0) / 2|^2.
-    Returns (E, modes).
-    """
-    first, second = (w.detach() for w in model.weights)
-    alpha = torch.einsum("dk,edh->ekh", input_modes, first)
-    beta = torch.einsum("ok,eho->ekh", output_modes, second)
-    return ((alpha + beta) / 2).pow(2).sum(-1)
 
 
 def _saxe(config: Config, device: torch.device) -> dict:

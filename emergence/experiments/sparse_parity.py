@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from emergence.config import ExperimentConfig, require
+from emergence.config import ExperimentConfig, require, require_int, require_number
 from emergence.experiments.base import Experiment, Run
 from emergence.measures import coordinate_movement, first_crossing, x50
 from emergence.models import SinNeuron, TwoLayerMLP
@@ -65,14 +65,14 @@ class Config(ExperimentConfig):
                 f"every k at most the smallest n ({min(self.n_values)})")
         require(self.n in self.n_values, "n", self.n, f"one of n_values {self.n_values}")
         require(self.k in self.k_values, "k", self.k, f"one of k_values {self.k_values}")
-        require(1 <= self.n_seeds <= 256, "n_seeds", self.n_seeds, "an integer from 1 to 256")
-        require(1 <= self.width <= 100_000, "width", self.width, "an integer from 1 to 100000")
-        require(0 < self.lr <= 10, "lr", self.lr, "a number in (0, 10]")
-        require(1 <= self.batch_size <= 100_000, "batch_size", self.batch_size, "an integer from 1 to 100000")
-        require(1 <= self.max_steps <= 100_000_000, "max_steps", self.max_steps, "an integer from 1 to 10^8")
+        require_int(self, "n_seeds", 1, 256)
+        require_int(self, "width", 1, 100_000)
+        require_number(self, "lr", 0, 10)
+        require_int(self, "batch_size", 1, 100_000)
+        require_int(self, "max_steps", 1, 100_000_000)
         require(1 <= self.eval_every and 2 * self.eval_every <= self.max_steps, "eval_every",
                 self.eval_every, f"an integer from 1 to max_steps / 2 = {self.max_steps // 2}")
-        require(100 <= self.test_size <= 1_000_000, "test_size", self.test_size, "an integer from 100 to 10^6")
+        require_int(self, "test_size", 100, 1_000_000)
 
     def members(self) -> list[dict]:
         """The headline problem's seeds first, then the rest of the (k, n) grid."""

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from emergence.run import Run
-from emergence.experiments.silent_alignment import saxe_mode_strength
+from emergence.measures.saxe import saxe_mode_strength
 from emergence.figures.common import COLORS, mark
 
 

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from emergence.measures.transitions import lag, w10_90, x50
+
+FINE = 400   # points of the log-scale grid on which curves are interpolated before x50
+
 
 def exact_match(p_token, length: int):
     """Probability that all `length` tokens are right when each is right with p (independent)."""
@@ -62,3 +66,24 @@ def emergence_score(scale, values) -> float:
     spread = np.sqrt(np.median(steps))
     sign = np.sign(int(np.argmax(y)) - int(np.argmin(y)))
     return float("inf") * sign if spread == 0 else float(sign * (y.max() - y.min()) / spread)
+
+
+def token_probability(N, ce_scale: float, ce_exponent: float):
+    """p(N) = exp(-(N / c)^alpha): the per-token success of Schaeffer et al.'s toy."""
+    return np.exp(-(np.asarray(N, dtype=float) / ce_scale) ** ce_exponent)
+
+
+def log_lag(scale, discrete, continuous) -> dict:
+    """x50 of both curves on a log10 scale axis, after linear interpolation onto a fine grid
+    (so the answer does not snap to the measured scales), and their lag in decades."""
+    x = np.log10(np.asarray(scale, dtype=float))
+    fine = np.linspace(x[0], x[-1], FINE)
+    d, c = np.interp(fine, x, discrete), np.interp(fine, x, continuous)
+    return {"x50_discrete": x50(fine, d), "x50_continuous": x50(fine, c), "lag": lag(fine, d, c)}
+
+
+def log_width(scale, values) -> float:
+    """w10-90 in decades of scale, on the interpolated curve."""
+    x = np.log10(np.asarray(scale, dtype=float))
+    fine = np.linspace(x[0], x[-1], FINE)
+    return w10_90(fine, np.interp(fine, x, values))

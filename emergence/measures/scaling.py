@@ -138,3 +138,40 @@ def interior_minimum(N, L) -> bool:
 def power_law_exponent(x, y) -> float:
     """The slope of log y against log x (least squares)."""
     return float(np.polyfit(np.log(np.asarray(x, dtype=float)), np.log(np.asarray(y, dtype=float)), 1)[0])
+
+
+def compute_budgets(N: list[float], D: np.ndarray, n_budgets: int, min_models: int = 3) -> np.ndarray:
+    """n_budgets log-spaced compute budgets spanning the range in which at least `min_models`
+    sizes have a logged data budget D = C / (6 N) (so a slice can show an interior minimum)."""
+    D = np.asarray(D, dtype=float)
+    grid = np.geomspace(6 * min(N) * D.min(), 6 * max(N) * D.max(), 400)
+    count = np.array([sum(D.min() <= c / (6 * n) <= D.max() for n in N) for c in grid])
+    usable = grid[count >= min(min_models, len(N))]
+    return np.geomspace(usable.min(), usable.max(), n_budgets + 2)[1:-1]
+
+
+def isoflop_approach(N: list[float], D: np.ndarray, table: np.ndarray, max_loss: float, n_budgets: int) -> dict:
+    """Hoffmann et al.'s Approach 2 on a loss table (widths x logged data budgets D): IsoFLOP
+    slices at `n_budgets` compute budgets, each slice's parabola vertex, and the exponents a, b of
+    N* ∝ C^a, D* ∝ C^b over the slices with an interior minimum.  Only losses below `max_loss`
+    count, so a plateau before learning starts is not read as a slice."""
+    past_plateau = table.min(0) < max_loss
+    budgets = compute_budgets(N, D[past_plateau] if past_plateau.sum() >= 2 else D, n_budgets)
+    slices = []
+    for C in budgets:
+        keep = [table[i] < max_loss for i in range(len(N))]
+        sizes, losses = isoflop_slice(N, [D[k] if k.sum() >= 2 else D[:0] for k in keep],
+                                      [table[i][k] for i, k in enumerate(keep)], C)
+        slices.append({"C": float(C), "N": sizes.tolist(), "L": losses.tolist(),
+                       "argmin_N": float(sizes[np.argmin(losses)]) if len(sizes) else None,
+                       "vertex_N": parabola_vertex(sizes, losses),
+                       "interior_minimum": interior_minimum(sizes, losses)})
+    with_vertex = [s for s in slices if s["vertex_N"] is not None and s["interior_minimum"]]
+    a2 = b2 = None
+    if len(with_vertex) >= 2:
+        C = [s["C"] for s in with_vertex]
+        N_star = [s["vertex_N"] for s in with_vertex]
+        a2 = power_law_exponent(C, N_star)
+        b2 = power_law_exponent(C, [c / (6 * n) for c, n in zip(C, N_star)])
+    return {"slices": slices, "n_interior": sum(s["interior_minimum"] for s in slices),
+            "a": a2, "b": b2, "n_used": len(with_vertex)}

@@ -92,6 +92,27 @@ def stable_before(steps, values, step: float, tolerance: float = 0.1) -> float:
     return float(steps[at] - start)
 
 
+def plateau_then_drop(steps, loss, max_window: float, drop: float = 0.5,
+                      plateau: float = 0.1) -> tuple[float, float] | None:
+    """The shortest window [a, b] of logged steps, b - a <= max_window, in which the loss
+    falls to `drop` of its value (loss[b] <= drop * loss[a]) AND before which it stayed within
+    `plateau` (relative) of loss[a] for at least b - a steps: the induction-heads chapter's
+    criterion, read as written.  None if no window qualifies.  (The fastest halving alone can start inside the
+    fall, where the loss is already moving; this finds the drop that follows a plateau.)"""
+    steps, loss = np.asarray(steps, dtype=float), np.asarray(loss, dtype=float)
+    best = None
+    for i in range(len(steps)):
+        later = np.nonzero((loss[i + 1:] <= drop * loss[i])
+                           & (steps[i + 1:] - steps[i] <= max_window))[0]
+        if not len(later):
+            continue
+        window = steps[i + 1 + later[0]] - steps[i]
+        if (stable_before(steps, loss, steps[i], plateau) >= window
+                and (best is None or window < best[1] - best[0])):
+            best = (float(steps[i]), float(steps[i] + window))
+    return best
+
+
 def spearman(a, b) -> float:
     """Spearman's rank correlation of two curves sampled at the same steps (no ties expected:
     ranks by order of appearance)."""
