@@ -9,7 +9,9 @@ the old code (e.g. a `git worktree` of the commit before, on PYTHONPATH) and one
 Floats must agree to a relative 1e-9 (the same code on the same machine gives the same bits; the
 slack only forgives a changed summation order in a summary statistic), everything else exactly.
 Timings and provenance (`seconds`, `timings`, `*_s`, `device`, `threads`, `versions`, `config`)
-are not compared.  Exit status 1 lists every difference.
+are not compared.  Keys the refactor renamed on purpose (RENAMED) are compared under their new
+names; a key only the new summary has is listed as added, which is no changed number.  Exit
+status 1 lists every difference.
 """
 
 from __future__ import annotations
@@ -21,6 +23,21 @@ from pathlib import Path
 
 IGNORED = {"seconds", "timings", "device", "threads", "versions", "config", "from_cache"}
 RTOL = 1e-9
+# Deliberate renames, experiment -> {old dotted path: new dotted path}: issue 20 gave the LLC over
+# training one key scheme (measures/llc.llc_trajectory), so grokking's epochs became steps.
+RENAMED = {"grokking": {"llc.epochs": "llc.steps", "llc.jump_epochs": "llc.jump_steps"}}
+
+
+def renamed(summary: dict, renames: dict[str, str]) -> dict:
+    """`summary` with each old dotted path moved to its new one (where present)."""
+    for old, new in renames.items():
+        *where, key = old.split(".")
+        node = summary
+        for part in where:
+            node = node.get(part, {}) if isinstance(node, dict) else {}
+        if isinstance(node, dict) and key in node:
+            node[new.rsplit(".", 1)[-1]] = node.pop(key)
+    return summary
 
 
 def differences(before, after, path: str = "") -> list[str]:
@@ -31,8 +48,10 @@ def differences(before, after, path: str = "") -> list[str]:
             if key in IGNORED or key.endswith("_s"):
                 continue
             where = f"{path}.{key}" if path else key
-            if key not in after or key not in before:
-                out.append(f"{where}: only in {'before' if key in before else 'after'}")
+            if key not in before:
+                out.append(f"{where}: added")
+            elif key not in after:
+                out.append(f"{where}: only in before")
             else:
                 out += differences(before[key], after[key], where)
         return out
@@ -63,8 +82,11 @@ def main(argv: list[str]) -> int:
             print(f"{name}: no {a}")
             failed = True
             continue
-        diff = differences(json.loads(b.read_text()), json.loads(a.read_text()))
-        print(f"{name}: {'same numbers' if not diff else f'{len(diff)} differences'}")
+        found = differences(renamed(json.loads(b.read_text()), RENAMED.get(name, {})), json.loads(a.read_text()))
+        added = [line for line in found if line.endswith(": added")]
+        diff = [line for line in found if line not in added]
+        print(f"{name}: {'same numbers' if not diff else f'{len(diff)} differences'}"
+              + (f" ({len(added)} keys added: {', '.join(line[:-7] for line in added)})" if added else ""))
         for line in diff[:50]:
             print(f"  {line}")
         failed |= bool(diff)

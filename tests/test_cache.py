@@ -160,3 +160,7 @@ def test_same_numbers_reports_every_difference_and_ignores_provenance():
     assert differences(before, dict(before, a=1.0 + 1e-12)) == []
     assert differences(before, dict(before, a=1.001, b=[1, 3])) == ["a: 1.0 != 1.001", "b[1]: 2 != 3"]
     assert differences(before, {k: v for k, v in before.items() if k != "c"}) == ["c: only in before"]
+    assert differences(before, dict(before, e=1)) == ["e: added"]
+    from same_numbers import renamed
+    assert renamed({"llc": {"epochs": [0, 5], "mean": [1.0]}}, {"llc.epochs": "llc.steps"}) == {
+        "llc": {"steps": [0, 5], "mean": [1.0]}}
