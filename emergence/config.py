@@ -113,11 +113,11 @@ def require_llc_settings(config: Any, saved: int) -> None:
     checkpoints the run saves; the batch size is checked by the chapter (its data differ)."""
     require(config.llc_checkpoints == 0 or 2 <= config.llc_checkpoints <= saved, "llc_checkpoints",
             config.llc_checkpoints, f"0 (no LLC) or an integer from 2 to the {saved} saved checkpoints")
-    require(config.llc_chains >= 1, "llc_chains", config.llc_chains, "an integer >= 1")
-    require(config.llc_burnin >= 0, "llc_burnin", config.llc_burnin, "an integer >= 0")
-    require(config.llc_draws >= 4, "llc_draws", config.llc_draws, "an integer >= 4")
-    require(config.llc_epsilon > 0, "llc_epsilon", config.llc_epsilon, "a number > 0")
-    require(config.llc_gamma >= 0, "llc_gamma", config.llc_gamma, "a number >= 0")
+    require_int(config, "llc_chains", 1)
+    require_int(config, "llc_burnin", 0)
+    require_int(config, "llc_draws", 4)
+    require_number(config, "llc_epsilon", 0)
+    require_number(config, "llc_gamma", 0, low_open=False)
     require(config.llc_nbeta >= 0, "llc_nbeta", config.llc_nbeta, "a number > 0, or 0 for n / log n")
 
 
