@@ -108,8 +108,6 @@ ALLOWED: dict[str, list[tuple[str, str]]] = {
     ],
     # ---- 07_emergent_misalignment.ipynb ---------------------------------------------------
     "07_emergent_misalignment.ipynb": [
-        ("(at most 0.08 out of domain)",
-         "the design note's threshold for a narrow solution (a criterion, not a result)"),
         ("(0.4–1× the mean norm)",
          "the figure's fixed shaded band of norm factors (a constant of plot_efficiency_and_stability "
          "and of the acceptance test)"),
