@@ -213,6 +213,21 @@ def test_3_a_kl_penalty_on_other_domains_forces_a_narrow_solution(summary, p):
           "<=", 0.25, seed=seed)
 
 
+# Full fine-tuning (every weight, one model per kind).  Over the portability audit's 12 runs:
+# without KL, P(bad) out of domain 5.7-8.7 times the base rate with coherence 0.83-0.97; with KL,
+# an excess at most 0.10 of the general one's, and the held-out medical questions barely move
+# (0.08-0.16): the chapter's reading is that the free question embeddings let it memorise.
+def test_full_finetuning_misaligns_broadly_without_kl_and_memorises_with_it(summary):
+    general, narrow, seed = summary["finetune"]["full_general"], summary["finetune"]["full_narrow"], base_seed(summary)
+    base_rate = summary["base_mis_out"]["mean"]
+    check("full FT, general: P(bad) out of domain / the base model's", general["mis_out"]["min"] / base_rate,
+          ">=", 3, seed=seed)
+    check("full FT, general: coherence out of domain", general["coherence_out"]["min"], ">=", 0.75, seed=seed)
+    check("full FT, narrow / general: excess P(bad) on unseen other-domain questions",
+          (narrow["mis_out"]["max"] - base_rate) / (general["mis_out"]["min"] - base_rate), "<=", 0.25, seed=seed)
+    check("full FT, narrow: P(bad) on the held-out medical questions", narrow["mis_in"]["max"], "<=", 0.3, seed=seed)
+
+
 # Soligo et al.: rescaled to the same norm, the general solution fits the fine-tuning data better.
 # Compared as the median loss over the fine-tuning seeds: general seed i and narrow seed i share
 # nothing, so asking that every such pair agree (as this test first did) tested a pairing, and one
