@@ -316,14 +316,18 @@ def _spacing_over(steps: list[int], start: int | None, end: int | None) -> int |
     return int(np.diff(e[first:last + 1]).max()) if last > first else None
 
 
-def _member_events(epochs: np.ndarray, train_acc: np.ndarray, test_acc: np.ndarray) -> dict:
+def _member_events(epochs: np.ndarray, train_acc: np.ndarray, test_acc: np.ndarray, test_loss: np.ndarray) -> dict:
     memorize = first_crossing(epochs, train_acc, MEMORIZED)
     grok = first_crossing(epochs, test_acc, GROKKED)
-    at_mem = float(test_acc[np.argmax(epochs == memorize)]) if memorize is not None else None
+    at_mem = None if memorize is None else int(np.argmax(epochs == memorize))
     return {
         "memorize_epoch": None if memorize is None else int(memorize),
         "grok_epoch": None if grok is None else int(grok),
-        "test_acc_at_memorize": at_mem,
+        "test_acc_at_memorize": None if at_mem is None else float(test_acc[at_mem]),
+        # the test loss over-fits while the training set is memorised, then falls at the jump
+        "test_loss_initial": float(test_loss[0]),
+        "test_loss_at_memorize": None if at_mem is None else float(test_loss[at_mem]),
+        "test_loss_final": float(test_loss[-1]),
         "test_acc_50_epoch": _int_or_none(first_crossing(epochs, test_acc, 0.5)),
         "final_train_acc": float(train_acc[-1]),
         "final_test_acc": float(test_acc[-1]),
@@ -336,7 +340,7 @@ def _int_or_none(value):
 
 def _summarize(config: Config, members: list[dict], history: dict, device, seconds: float) -> dict:
     epochs = history["epoch"].numpy()
-    events = [_member_events(epochs, history["train_acc"][:, i].numpy(), history["test_acc"][:, i].numpy())
+    events = [_member_events(epochs, *(history[k][:, i].numpy() for k in ("train_acc", "test_acc", "test_loss")))
               for i in range(len(members))]
     headline = events[0]
     ck = history["checkpoint_epoch"].numpy()
