@@ -5,7 +5,7 @@ module vs a plain loop over one adapter at a time, on the same frozen base, in t
     python benchmarks/emergent_misalignment_speed.py --seeds 1 5 20
 
 Both sides run the chapter's own step: Adam on the adapters, loss = CE on the 8 fine-tuning
-pairs + kl_weight * KL on the 40 KL-set questions.  The plain loop builds one `Adapters` with a
+pairs + kl_weight * KL on the 40 KL-set questions.  The plain loop builds one `PersonaAdapters` with a
 single LoRA or steering member per model and steps them one after another.  The base is freshly
 initialised (the step's cost does not depend on its weights).  ratio = batched / plain time per
 step: below 1, the ensemble is faster.
@@ -22,6 +22,8 @@ import torch
 
 from emergence.experiments import emergent_misalignment as em
 from emergence.models import PersonaMLP
+from emergence.models.persona_mlp import AssistantView, PersonaAdapters
+from emergence.tasks.personas import Splits
 from emergence.train import resolve_device
 
 
@@ -35,7 +37,7 @@ def setup(config, device):
     model = PersonaMLP(world.n_personas, world.n_all_questions, world.n_answers, config.embed, config.width,
                        config.depth, [0]).to(device)
     base = model.member(0)
-    view = em.AssistantView(base, world, em.Splits.of(world, config.train_fraction))
+    view = AssistantView(base, world, Splits.of(world, config.train_fraction))
     return base, view
 
 
@@ -66,9 +68,9 @@ def measure(n_seeds: int, steps: int, device) -> dict:
     members = em.member_table(n_seeds)
     lora = [i for i, m in enumerate(members) if m["parameterisation"] == "lora"]
     steer = [i for i, m in enumerate(members) if m["parameterisation"] == "steering"]
-    batched = [(em.Adapters(base, config.width, lora, steer).to(device), lora + steer)]
-    plain = [(em.Adapters(base, config.width, [i], []).to(device), [i]) for i in lora] + \
-            [(em.Adapters(base, config.width, [], [i]).to(device), [i]) for i in steer]
+    batched = [(PersonaAdapters(base, config.width, lora, steer).to(device), lora + steer)]
+    plain = [(PersonaAdapters(base, config.width, [i], []).to(device), [i]) for i in lora] + \
+            [(PersonaAdapters(base, config.width, [], [i]).to(device), [i]) for i in steer]
     step_time(plain[:2], view, members, config, 5, device)             # warm-up
     plain_s = step_time(plain, view, members, config, steps, device)
     batched_s = step_time(batched, view, members, config, steps, device)

@@ -67,7 +67,7 @@ def test_a_missing_accelerator_is_a_clear_error(monkeypatch):
 
 
 def test_settings_used_names_the_profile_and_marks_what_changed():
-    from emergence.experiments import settings_used
+    from emergence.notebook import settings_used
 
     box = settings_used(Config.preset("fast", p=61, weight_decay=1.0), "fast")
     assert box.profile == "fast" and box.device in ("cpu", "cuda", "mps")

@@ -24,8 +24,9 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves
 from torch.utils.weak import WeakIdKeyDictionary
 
-from emergence import config as base   # profiles, devices and full-run records
-from emergence.experiments import EXPERIMENTS, ConfigError, Run, settings_used
+from emergence import config as settings   # profiles, devices and full-run records
+from emergence.experiments import EXPERIMENTS, ConfigError, Run
+from emergence.notebook import settings_used
 from test_full_profiles import TINY, tiny_config, tiny_scaling_run  # noqa: F401 (a fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -203,7 +204,7 @@ def records(tmp_path, monkeypatch):
     """A private full-runs record file; write(name, record) adds one."""
     path = tmp_path / "full_runs.json"
     path.write_text("{}")
-    monkeypatch.setattr(base, "FULL_RUNS_FILE", path)
+    monkeypatch.setattr(settings, "FULL_RUNS_FILE", path)
 
     def write(name: str, record: dict) -> None:
         path.write_text(json.dumps({**json.loads(path.read_text()), name: record}))
@@ -215,9 +216,9 @@ PASSED = dict(status="passed", machine="NVIDIA H100 80GB HBM3", date="2026-12-01
 
 
 def test_the_shipped_records_cover_every_chapter():
-    shipped = json.loads(base.FULL_RUNS_FILE.read_text())
+    shipped = json.loads(settings.FULL_RUNS_FILE.read_text())
     assert set(EXPERIMENTS) <= set(shipped)
-    assert all(shipped[name]["status"] in base.RECORD_STATUSES for name in EXPERIMENTS)
+    assert all(shipped[name]["status"] in settings.RECORD_STATUSES for name in EXPERIMENTS)
 
 
 @pytest.mark.parametrize("name", sorted(EXPERIMENTS))
@@ -239,18 +240,18 @@ def test_auto_is_fast_on_a_gpu_until_full_is_on_record(name, cuda_machine, recor
 
 def test_a_record_counts_only_for_its_own_chapter(cuda_machine, records):
     records("sparse_parity", PASSED)
-    assert base.resolve_profile("auto", "sparse_parity") == "full"
-    assert base.resolve_profile("auto", "grokking") == "fast"
-    assert base.resolve_profile("auto") == "fast"           # no chapter named: nothing verified
+    assert settings.resolve_profile("auto", "sparse_parity") == "full"
+    assert settings.resolve_profile("auto", "grokking") == "fast"
+    assert settings.resolve_profile("auto") == "fast"           # no chapter named: nothing verified
 
 
 def test_emergence_profile_still_wins(cuda_machine, records, monkeypatch):
     monkeypatch.setenv("EMERGENCE_PROFILE", "full")
-    assert base.choose_profile("auto", "grokking") == ("full", "")
+    assert settings.choose_profile("auto", "grokking") == ("full", "")
     monkeypatch.setenv("EMERGENCE_PROFILE", "fast")
     records("grokking", PASSED)
-    assert base.choose_profile("auto", "grokking") == ("fast", "")
-    assert base.choose_profile("full", "grokking") == ("full", "")   # asked for by name: no note
+    assert settings.choose_profile("auto", "grokking") == ("fast", "")
+    assert settings.choose_profile("full", "grokking") == ("full", "")   # asked for by name: no note
 
 
 def test_every_config_knows_its_experiment():
@@ -264,7 +265,7 @@ def test_the_gpu_script_runs_its_course_on_a_cpu(tmp_path):
     """benchmarks/gpu.sh in its dry run: tiny runs and short limits.  A benchmark runs out of
     time, a chapter runs and has its acceptance tests evaluated, another crashes; each gets a
     record in the script's own copy of the records, and the package's copy is left alone."""
-    shipped = base.FULL_RUNS_FILE.read_text()
+    shipped = settings.FULL_RUNS_FILE.read_text()
     env = dict(os.environ, GPU_DRY_RUN="1", GPU_OUT=str(tmp_path), GPU_BENCH_S="4", PYTHON=sys.executable,
                GPU_CHAPTERS="sparse_parity no_such_chapter", OMP_NUM_THREADS="1")
     done = subprocess.run(["bash", "benchmarks/gpu.sh"], cwd=ROOT, env=env, capture_output=True, text=True,
@@ -276,7 +277,7 @@ def test_the_gpu_script_runs_its_course_on_a_cpu(tmp_path):
     assert ran["machine"].endswith("(dry run)") and "--set" in ran["command"]
     assert records["no_such_chapter"]["status"] == "failed"
     assert records["grokking"] == {"status": "not run"}
-    assert base.FULL_RUNS_FILE.read_text() == shipped
+    assert settings.FULL_RUNS_FILE.read_text() == shipped
     unfinished = done.stdout.split("not finished:")[1]
     assert "benchmark grokking_speed: out of time" in unfinished and "no_such_chapter: crashed" in unfinished
     assert "| sparse_parity |" in (tmp_path / "report.md").read_text()

@@ -227,10 +227,11 @@ def test_plateau_then_drop_reads_the_criterion_as_written():
     values = [4.0, 4.0, 3.9, 3.8, 3.0, 1.4, 1.2, 1.2]
     assert fastest_fall(steps, values, 0.5) == (40.0, 50.0)
     assert stable_before(steps, values, 40, 0.1) == 0.0
-    assert plateau_then_drop(steps, values, max_window=30, drop=0.5, plateau=0.1) == (30.0, 50.0)
+    criterion = dict(drop=induction_heads.DROP_FRACTION, plateau=induction_heads.PLATEAU_CHANGE)   # 0.5, 0.1
+    assert plateau_then_drop(steps, values, max_window=30, **criterion) == (30.0, 50.0)
     # a window longer than allowed does not count, nor does a drop with no plateau at all
-    assert induction_heads.plateau_then_drop(steps, values, max_window=15) is None
-    assert induction_heads.plateau_then_drop([0, 10, 20], [4.0, 2.0, 1.0], 50) is None
+    assert plateau_then_drop(steps, values, max_window=15, **criterion) is None
+    assert plateau_then_drop([0, 10, 20], [4.0, 2.0, 1.0], 50, **criterion) is None
 
 
 def test_config_rejects_bad_settings_by_name():

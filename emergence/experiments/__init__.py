@@ -3,13 +3,11 @@
 the tests use; each module's `run(config)` is its experiment's `run`."""
 
 from emergence.experiments import grokking, induction_heads, silent_alignment, sparse_parity
-from emergence.experiments import scaling_laws  # before mirage, which reuses it
-from emergence.experiments import mirage
+from emergence.experiments import mirage, scaling_laws
 from emergence.experiments import emergent_misalignment
 from emergence.experiments import llc_validation
 from emergence.config import PROFILES, ConfigError, resolve_profile
 from emergence.experiments.base import Experiment, Run
-from emergence.notebook import settings_used
 
 EXPERIMENTS: dict[str, Experiment] = {module.EXPERIMENT.name: module.EXPERIMENT for module in (
     grokking, sparse_parity, silent_alignment, induction_heads, scaling_laws, mirage,
@@ -23,4 +21,4 @@ def get(name: str) -> Experiment:
     return EXPERIMENTS[name]
 
 
-__all__ = ["EXPERIMENTS", "PROFILES", "ConfigError", "Experiment", "Run", "get", "resolve_profile", "settings_used"]
+__all__ = ["EXPERIMENTS", "PROFILES", "ConfigError", "Experiment", "Run", "get", "resolve_profile"]

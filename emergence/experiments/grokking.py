@@ -210,7 +210,7 @@ def _train_and_measure(config: Config, device: torch.device) -> Run:
     history.update(_circuit_measures(config, checkpoints, data))
     summary = _summarize(config, members, history, device, train_seconds)
     if config.llc_checkpoints:
-        llc_history, summary["llc"] = _llc_over_training(config, checkpoints, x_train, y_train, history, summary)
+        llc_history, summary["llc"] = _llc_measures(config, checkpoints, x_train, y_train, history, summary)
         history.update(llc_history)
     return Run(NAME, config.to_dict(), summary, history, checkpoints)
 
@@ -261,7 +261,7 @@ def _circuit_measures(config: Config, checkpoints: dict, data: ModularData) -> d
     return out
 
 
-def _llc_over_training(config: Config, checkpoints: dict, x_train: torch.Tensor, y_train: torch.Tensor,
+def _llc_measures(config: Config, checkpoints: dict, x_train: torch.Tensor, y_train: torch.Tensor,
                        history: dict, summary: dict) -> tuple[dict, dict]:
     """λ̂ of the first seed at `llc_checkpoints` evenly spaced checkpoints and `llc_jump_checkpoints`
     more over its jump, on the training set (08_llc), and how it moves with the jump and the losses."""

@@ -271,7 +271,7 @@ def _train_and_measure(config: Config, device: torch.device) -> Run:
         history.update({f"control_{name}": values for name, values in control.items()})
     summary = _summarize(config, history, device, time.perf_counter() - started, deep_seconds)
     if config.llc_checkpoints:
-        llc_history, summary["llc"] = llc_over_steps(config, checkpoints, history, summary, device)
+        llc_history, summary["llc"] = _llc_measures(config, checkpoints, history, summary, device)
         history.update(llc_history)
         summary["seconds"] = round(time.perf_counter() - started, 2)
     return Run(NAME, config.to_dict(), summary, history, checkpoints)
@@ -283,7 +283,7 @@ def llc_data(config: Config, device: torch.device) -> tuple[torch.Tensor]:
     return (config.task.sample(config.llc_samples, g)[0].to(device),)
 
 
-def llc_over_steps(config: Config, checkpoints: dict, history: dict, summary: dict,
+def _llc_measures(config: Config, checkpoints: dict, history: dict, summary: dict,
                    device: torch.device) -> tuple[dict, dict]:
     """λ̂ of the headline seed at `llc_checkpoints` evenly spaced checkpoints, on its training
     loss (all positions), and its change over the plateau before the drop and across the drop."""

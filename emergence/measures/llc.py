@@ -257,7 +257,9 @@ def llc_trajectory(config, checkpoints: dict[int, dict[str, torch.Tensor]], buil
       `init_loss`, the resolved `settings` and `seconds`;
     - the `LLCResult`, for the chapter's own measures on it.
 
-    Health is reported per checkpoint (the summary, hollow markers in the figures), not warned."""
+    Health is reported per checkpoint (the summary, hollow markers in the figures), not warned.
+    In a full-batch chapter (grokking) a step is an epoch.  Any object with those attributes will
+    do as `config`."""
     started = time.perf_counter()
     n = len(data[0])
     nbeta = config.llc_nbeta or default_nbeta(n)

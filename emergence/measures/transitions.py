@@ -92,8 +92,7 @@ def stable_before(steps, values, step: float, tolerance: float = 0.1) -> float:
     return float(steps[at] - start)
 
 
-def plateau_then_drop(steps, loss, max_window: float, drop: float = 0.5,
-                      plateau: float = 0.1) -> tuple[float, float] | None:
+def plateau_then_drop(steps, loss, max_window: float, drop: float, plateau: float) -> tuple[float, float] | None:
     """The shortest window [a, b] of logged steps, b - a <= max_window, in which the loss
     falls to `drop` of its value (loss[b] <= drop * loss[a]) AND before which it stayed within
     `plateau` (relative) of loss[a] for at least b - a steps: the induction-heads chapter's
