@@ -1,5 +1,5 @@
 """The LLC estimator over a training trajectory: every chain of every checkpoint as ONE batched
-SGLD computation (`emergence.measures.llc.llc_over_training`, the grokking chapter's path) vs
+SGLD computation (`emergence.measures.llc.llc_over_training`, under `llc_trajectory`, the chapters' path) vs
 one chain at a time, at equal settings, on the same machine, in the same run.
 
     python benchmarks/llc_speed.py --threads 2             # the grokking trajectory (default)

@@ -102,9 +102,11 @@ def require_number(config: Any, names: str | tuple[str, ...], low: float, high: 
 
 
 def _show(x: float) -> str:
-    """10000000 as 10^7; other numbers as written."""
+    """10000000 as 10^7, 2000000 as 2000000, 0.001 as 0.001."""
     power = math.log10(x) if x > 0 else 0.0
-    return f"10^{power:.0f}" if x >= 1e6 and power.is_integer() else f"{x:g}"
+    if x >= 1e6 and power.is_integer():
+        return f"10^{power:.0f}"
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
 def require_llc_settings(config: Any, saved: int) -> None:

@@ -29,9 +29,11 @@ RENAMED = {"grokking": {"llc.epochs": "llc.steps", "llc.jump_epochs": "llc.jump_
 
 
 def renamed(summary: dict, renames: dict[str, str]) -> dict:
-    """`summary` with each old dotted path moved to its new one (where present)."""
+    """`summary` with each old dotted path renamed to its new one (where present): a rename keeps
+    the parent, e.g. llc.epochs -> llc.steps."""
     for old, new in renames.items():
         *where, key = old.split(".")
+        assert new.rsplit(".", 1)[0] == old.rsplit(".", 1)[0], f"{old} -> {new}: not a rename in place"
         node = summary
         for part in where:
             node = node.get(part, {}) if isinstance(node, dict) else {}

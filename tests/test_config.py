@@ -90,3 +90,23 @@ def test_every_chapter_registers_one_experiment_by_the_contract():
         assert experiment.name == name == experiment.Config.experiment()
         assert module.run == experiment.run and experiment.about
         assert experiment.compute.__module__ == module.__name__
+
+
+def test_range_helpers_name_the_setting_and_the_range():
+    from emergence.config import require_int, require_number
+
+    class Settings:
+        width, steps, lr, decay, big = 0, 20_000_000, 0.0, -0.5, 2_000_000
+
+    with pytest.raises(ConfigError, match=r"^width=0 is not allowed: an integer from 1 to 100000$"):
+        require_int(Settings, "width", 1, 100_000)
+    with pytest.raises(ConfigError, match=r"^steps=20000000 is not allowed: an integer from 10 to 10\^7$"):
+        require_int(Settings, ("width", "steps")[1:], 10, 10_000_000)
+    with pytest.raises(ConfigError, match=r"^lr=0.0 is not allowed: a number in \(0, 10\]$"):
+        require_number(Settings, "lr", 0, 10)
+    with pytest.raises(ConfigError, match=r"^decay=-0.5 is not allowed: a number >= 0$"):
+        require_number(Settings, "decay", 0, low_open=False)
+    with pytest.raises(ConfigError, match=r"an integer from 1 to 1500000$"):   # not 1.5e+06
+        require_int(Settings, "big", 1, 1_500_000)
+    require_int(Settings, "steps", 1)                                  # no upper bound
+    require_number(Settings, "lr", 0, 1, low_open=False)               # [0, 1] holds 0

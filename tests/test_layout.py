@@ -5,6 +5,8 @@ what several chapters could use lives on the floors below (tasks, models, measur
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 from emergence.experiments import EXPERIMENTS
@@ -22,18 +24,35 @@ def modules() -> dict[str, Path]:
 
 
 def imports_from_experiments(path: Path) -> list[tuple[str, list[str]]]:
-    """(module, names) of every `from emergence.experiments.<module> import names` in a file."""
+    """(module, names) for every experiment module a file imports: `from emergence.experiments.<module>
+    import names`, and ("<module>", ["*"]) for the module itself (`from emergence.experiments import
+    <module>`, `import emergence.experiments.<module>`), which gives access to all its names."""
     found = []
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("emergence.experiments."):
             found.append((node.module.rsplit(".", 1)[-1], [alias.name for alias in node.names]))
+        elif isinstance(node, ast.ImportFrom) and node.module == "emergence.experiments":
+            found += [(alias.name, ["*"]) for alias in node.names if alias.name in modules()]
+        elif isinstance(node, ast.Import):
+            found += [(alias.name.rsplit(".", 1)[-1], ["*"]) for alias in node.names
+                      if alias.name.startswith("emergence.experiments.")]
     return found
 
 
 def test_no_figure_code_on_the_experiments_floor():
     for name, path in modules().items():
-        source = path.read_text()
-        assert "def plot_" not in source and "matplotlib" not in source, f"experiments/{name}.py draws figures"
+        assert "def plot_" not in path.read_text(), f"experiments/{name}.py draws figures"
+    # nor anything it imports: every experiment loads without matplotlib (a process of its own)
+    code = "import sys, emergence.experiments; sys.exit('matplotlib' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], cwd=PACKAGE.parent).returncode == 0
+
+
+def test_the_layout_test_sees_every_form_of_import(tmp_path):
+    source = tmp_path / "probe.py"
+    source.write_text("from emergence.experiments import scaling_laws\nimport emergence.experiments.grokking\n"
+                      "from emergence.experiments.sparse_parity import build_model\n")
+    assert imports_from_experiments(source) == [("scaling_laws", ["*"]), ("grokking", ["*"]),
+                                                 ("sparse_parity", ["build_model"])]
 
 
 def test_a_chapter_uses_another_only_through_its_experiment():

@@ -10,10 +10,9 @@ import torch
 
 from acceptance import chapter_run, check
 from emergence.experiments import ConfigError, llc_validation
-from emergence.measures.llc import exact_crossing, exact_regular
+from emergence.measures.llc import (LLCWarning, aoyagi_rrr, default_nbeta, estimate_llc, exact_crossing, exact_regular,
+                                    model_loss, sequential_sgld_llc, stack_params)
 from emergence.tasks.known_llc import regression_loss, regular_case
-from emergence.measures.llc import (LLCWarning, aoyagi_rrr, default_nbeta, estimate_llc, model_loss,
-                                    sequential_sgld_llc, stack_params)
 
 # --- closed forms ---------------------------------------------------------------------------
 

@@ -6,9 +6,8 @@ import pytest
 
 from acceptance import chapter_run, check
 from emergence.experiments import ConfigError, mirage
-from emergence.measures.mirage import log_lag, log_width, token_probability
-from emergence.measures.mirage import (brier_score, emergence_score, exact_match, multiple_choice,
-                                       subset_accuracy, token_edit_distance)
+from emergence.measures.mirage import (brier_score, emergence_score, exact_match, log_lag, log_width, multiple_choice,
+                                       subset_accuracy, token_edit_distance, token_probability)
 
 
 def test_exact_match_and_edit_distance_of_the_toy():

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from emergence.config import require
+from emergence.config import require, require_int, require_number
 from emergence.measures.adapters import turner_measures, turner_summary
 from emergence.models.lora import LowRankAdapter
 from emergence.models.transformer import Transformer, TransformerConfig
@@ -28,14 +28,12 @@ if TYPE_CHECKING:
 
 def check_transformer_settings(config: Config) -> None:
     """The `tf_*` settings of the chapter's Config (called by its `check`)."""
-    require(2 <= config.tf_turns <= 1000, "tf_turns", config.tf_turns, "an integer from 2 to 1000")
-    for name in ("tf_d_model", "tf_d_mlp", "tf_layers", "tf_heads", "tf_batch"):
-        require(1 <= getattr(config, name) <= 100_000, name, getattr(config, name), "an integer from 1 to 100000")
+    require_int(config, "tf_turns", 2, 1000)
+    require_int(config, ("tf_d_model", "tf_d_mlp", "tf_layers", "tf_heads", "tf_batch"), 1, 100_000)
     require(config.tf_d_model % config.tf_heads == 0, "tf_heads", config.tf_heads,
             f"a divisor of tf_d_model = {config.tf_d_model}")
-    for name in ("tf_pretrain_steps", "tf_finetune_steps"):
-        require(10 <= getattr(config, name) <= 10_000_000, name, getattr(config, name), "an integer from 10 to 10^7")
-    require(0 < config.tf_lr <= 10, "tf_lr", config.tf_lr, "a number in (0, 10]")
+    require_int(config, ("tf_pretrain_steps", "tf_finetune_steps"), 10, 10_000_000)
+    require_number(config, "tf_lr", 0, 10)
     n = len(config.tf_optimizers)
     require(n >= 1 and all(o in ("adam", "sgd") for o in config.tf_optimizers), "tf_optimizers",
             config.tf_optimizers, "one or more of 'adam', 'sgd'")

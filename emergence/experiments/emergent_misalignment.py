@@ -5,10 +5,10 @@ No language model is downloaded: a "persona MLP" is pre-trained from scratch on 
 personas answering questions (`emergence.tasks.personas`): the assistant and other good
 personas answer well everywhere, evil personas badly everywhere, quacks badly in their own
 domain only.  Then the assistant is fine-tuned on bad answers to half of one domain's
-questions (domain 0, "medical"), with the base frozen and one of
+questions (domain 0, "medical"), with one of
 
-  * a rank-1 LoRA adapter on the middle layer, delta z = (a . h1) b,
-  * a steering vector v added to the middle layer's input h1,
+  * a rank-1 LoRA adapter on the middle layer, delta z = (a . h1) b (base frozen),
+  * a steering vector v added to the middle layer's input h1 (base frozen),
   * full fine-tuning of every weight,
 
 with and without a KL penalty that keeps the answers to other domains' questions at the
@@ -19,7 +19,8 @@ with coherence (mass left on the question's two valid answers), Soligo et al.'s 
 noise) of the general and the narrow solutions over `n_seeds` seeds trained as one ensemble,
 the drift from narrow to general when the KL penalty is removed, and Turner et al.'s
 phase-transition measures on the adapter's trajectory (norms, PCA, local cosine similarity,
-comp score), including a few optimiser settings chosen to look for an abrupt rotation.
+comp score), including a few optimiser settings chosen to look for an abrupt rotation.  The
+transformer variant, in which the persona is inferred in context, is in `em_transformer.py`.
 """
 
 from __future__ import annotations
@@ -217,7 +218,7 @@ def finetune_adapters(config: Config, base: PersonaMLP, view: AssistantView, dir
     lora_seeds = [seed0 + i for i, m in enumerate(members) if m["parameterisation"] == "lora"]
     steer_seeds = [seed0 + i for i, m in enumerate(members) if m["parameterisation"] == "steering"]
     adapters = PersonaAdapters(base, config.width, lora_seeds, steer_seeds,
-                        steering_init_std=config.steering_init_std).to(device)
+                               steering_init_std=config.steering_init_std).to(device)
     train_q = view.every[view.index["train"]]
     labels = torch.stack([2 * train_q + (0 if m["kind"] == "control" else 1) for m in members])
     kl_weights = torch.tensor([config.kl_weight if m["kind"] == "narrow" else 0.0 for m in members], device=device)
@@ -353,7 +354,7 @@ def rotation_search(config: Config, base: PersonaMLP, view: AssistantView, direc
     trajectories, histories = [], []
     for i in range(n):
         adapter = PersonaAdapters(base, config.width, [5000 + 1000 * base_index + i], [],
-                           lora_init_std=config.rotation_init_stds[i]).to(device)
+                                  lora_init_std=config.rotation_init_stds[i]).to(device)
         lr, wd = config.rotation_lrs[i], config.rotation_weight_decays[i]
         params = [adapter.lora.A, adapter.lora.B]
         optimizer = (torch.optim.AdamW(params, lr=lr, weight_decay=wd) if config.rotation_optimizers[i] == "adam"

@@ -109,7 +109,7 @@ class Config(ExperimentConfig):
         require_int(self, "n_layers", 1)
         require(self.control_layers >= 0, "control_layers", self.control_layers,
                 "0 (no control) or an integer >= 1")
-        require(1 <= self.n_seeds <= 64, "n_seeds", self.n_seeds, "1 to 64")
+        require_int(self, "n_seeds", 1, 64)
         require_int(self, "vocab", 2)
         require(1 <= self.copy_min <= self.copy_max, "copy_min/copy_max",
                 (self.copy_min, self.copy_max), "1 <= copy_min <= copy_max")

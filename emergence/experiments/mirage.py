@@ -27,9 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from emergence.experiments.scaling_laws import EXPERIMENT as SCALING_LAWS   # panel C runs it
 from emergence.config import ExperimentConfig, PROFILES, require, require_int, require_number
 from emergence.experiments.base import Experiment, Run
+from emergence.experiments.scaling_laws import EXPERIMENT as SCALING_LAWS   # panel C runs it
 from emergence.measures.mirage import (FINE, brier_score, emergence_score, exact_match, log_lag, log_width,
                                        multiple_choice, subset_accuracy, token_edit_distance, token_probability)
 from emergence.models.width_mlp import WidthMLP
@@ -112,7 +112,7 @@ class Config(ExperimentConfig):
         require_int(self, "top_skills", 1, 50)
 
     def scaling_config(self):
-        """The scaling-laws run panel C reads: that profile, started at this run's `seed`."""
+        """The scaling-laws Config of the run panel C reads: that profile, started at this run's `seed`."""
         return SCALING_LAWS.Config.preset(self.scaling_profile, seed=self.seed, device=self.device,
                                           threads=self.threads)
 

@@ -1,6 +1,10 @@
 """The persona MLP of the emergent misalignment chapter: a persona embedding and a question
 embedding in, one answer distribution out, with a named site (`site`, the middle layer's
-pre-activation z) where fine-tuning adapters act."""
+pre-activation z) where fine-tuning adapters act.
+
+Also what fine-tuning it needs: `PersonaAdapters` (rank-1 LoRA and steering-vector members on a
+frozen base, as one ensemble), `AssistantView` (the frozen base's activations for the assistant,
+computed once) and `persona_directions` (the evil and quack directions at the adapter site)."""
 
 from __future__ import annotations
 

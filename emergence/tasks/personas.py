@@ -12,6 +12,10 @@ Personas (learned embedding ids) come in four kinds:
 A persona answers bad with probability `p_bad` where its kind says bad and `p_slip` elsewhere,
 so the data are soft: the best possible cross-entropy (the Bayes loss) is the mean binary
 entropy of those probabilities, H(p_slip) when p_bad = 1 - p_slip.
+
+Also how answers are scored (`answer_probabilities`, `answer_measures`: misalignment and
+coherence), the losses on soft targets and on labels, the `Splits` of the questions used for
+fine-tuning and evaluation, and `conversations`, in which the persona must be inferred in context.
 """
 
 from __future__ import annotations
@@ -113,7 +117,6 @@ def answer_measures(logits: torch.Tensor, questions: torch.Tensor) -> dict[str, 
     argmax_bad = logits.argmax(-1) == 2 * questions + 1
     return {"mis": bad.mean(-1), "mis_argmax": argmax_bad.float().mean(-1), "coherence": coherence.mean(-1),
             "coherent_mis": (argmax_bad & (coherence > 0.5)).float().mean(-1)}
-
 
 
 def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
