@@ -8,7 +8,8 @@ experiment.  Make the two on the same machine, with the same settings and thread
 the old code (e.g. a `git worktree` of the commit before, on PYTHONPATH) and one with the new.
 Floats must agree to a relative 1e-9 (the same code on the same machine gives the same bits; the
 slack only forgives a changed summation order in a summary statistic), everything else exactly.
-Timings and provenance (`seconds`, `timings`, `*_s`, `device`, `threads`, `versions`, `config`)
+Timings and provenance (`seconds`, `*_seconds`, `timings`, `*_s`, `device`, `threads`, `versions`,
+`config`)
 are not compared.  Keys the refactor renamed on purpose (RENAMED) are compared under their new
 names; a key only the new summary has is listed as added, which is no changed number.  Exit
 status 1 lists every difference.
@@ -47,7 +48,7 @@ def differences(before, after, path: str = "") -> list[str]:
     if isinstance(before, dict) and isinstance(after, dict):
         out = []
         for key in sorted(set(before) | set(after)):
-            if key in IGNORED or key.endswith("_s"):
+            if key in IGNORED or key.endswith(("_s", "seconds")):
                 continue
             where = f"{path}.{key}" if path else key
             if key not in before:
