@@ -9,10 +9,9 @@ the old code (e.g. a `git worktree` of the commit before, on PYTHONPATH) and one
 Floats must agree to a relative 1e-9 (the same code on the same machine gives the same bits; the
 slack only forgives a changed summation order in a summary statistic), everything else exactly.
 Timings and provenance (`seconds`, `*_seconds`, `timings`, `*_s`, `device`, `threads`, `versions`,
-`config`)
-are not compared.  Keys the refactor renamed on purpose (RENAMED) are compared under their new
-names; a key only the new summary has is listed as added, which is no changed number.  Exit
-status 1 lists every difference.
+`config`) are not compared.  Keys the refactor renamed on purpose (RENAMED) are compared under
+their new names; a key only the new summary has is listed as added, which is no changed number.
+Exit status 1 lists every difference.
 """
 
 from __future__ import annotations
