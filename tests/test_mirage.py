@@ -90,6 +90,8 @@ def test_trained_subset_accuracy_trails_cross_entropy(run):
     check("digits: lag of subset accuracy behind cross-entropy (decades)", d["lag"], ">=", 0.5, seed=_digit_seeds(run))
 
 
+# A check of the metric, not of the model: random groups of images cannot share an error, so the
+# expectation is the hypergeometric prod (K - i) / (M - i) ~ acc^L for any error pattern.
 def test_subset_accuracy_is_accuracy_to_the_power_L(run):
     check("digits: largest |subset accuracy - accuracy^10|", run.summary["digits"]["max_prediction_error"]["10"],
           "<=", 0.05, seed=_digit_seeds(run))
