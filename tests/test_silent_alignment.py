@@ -286,7 +286,8 @@ def test_loss_waits_log_one_over_sigma_while_alignment_does_not(run):
     for row in run.summary["init_scaling"]:
         assert len(row["sigmas"]) >= 3
         check("R² of loss time vs ln(1/σ)", row["r2"], ">=", 0.98, seed=row["seed"])
-        # the chapter's own prediction for the ReLU network, 2 / (lr s) steps per e-fold, not only its sign
+        # the chapter's own prediction for the ReLU network, 2 / (lr s) steps per e-fold, not only its
+        # sign: measured 3.3-3.7 % above it on seeds 0-5 under both kernel sets (portability audit)
         measured_over_predicted = ratio(row["steps_per_e_fold"], run.summary["relu_unit_steps_per_e_fold"])
         check("|steps per e-fold of 1/σ / the predicted 2 / (lr s) - 1|",
               None if measured_over_predicted is None else abs(measured_over_predicted - 1), "<=", 0.15,
