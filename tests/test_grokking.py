@@ -50,8 +50,12 @@ def test_grokking_comes_at_least_four_times_later(run):
 def test_a_progress_measure_moves_before_test_accuracy(run):
     """On the first seed: x50 of the restricted loss or the Fourier sparsity over the whole run
     (the issue's criterion), the restricted loss's x50 of its change still to come after
-    memorisation (much of its first drop happens during memorisation itself), and the excluded
-    loss, which only rises after memorisation, all come before test accuracy reaches 50 %."""
+    memorisation (much of its first drop happens during memorisation itself) come before test
+    accuracy reaches 50 %.  The excluded loss, which only rises after memorisation, has done half
+    its rise before the jump ends (95 % test accuracy), but not always before it starts: its lead
+    on 50 % test accuracy ranged from -130 to +740 epochs over seeds 0-5 and both kernel sets (the
+    portability audit; seed 4 under `default` is the negative one), its lead on 95 % from 350 to
+    1630 epochs, at least 0.85 of the jump's width."""
     s, seed = run.summary, run.summary["seeds"][0]["seed"]
     half_way = s["test_acc_50_epoch"]
     earliest = min(s["x50"]["restricted_loss"], s["x50"]["fourier_gini"])
@@ -63,7 +67,8 @@ def test_a_progress_measure_moves_before_test_accuracy(run):
           half_way - after, ">", 0, seed=seed)
     excluded = s["x50"]["excluded_loss"]
     check("excluded loss x50 - memorisation epoch", excluded - s["memorize_epoch"], ">", 0, seed=seed)
-    check("lead of the excluded loss x50 on test acc 50 % (epochs)", half_way - excluded, ">", 0, seed=seed)
+    check("lead of the excluded loss x50 on the grokking epoch (epochs)", difference(s["grok_epoch"], excluded), ">", 0,
+          seed=seed)
 
 
 def test_a_sparse_fourier_circuit_forms(run):
