@@ -14,7 +14,7 @@ from emergence.figures import emergent_misalignment as figures
 from emergence.measures.adapters import (comp_score, local_cosine_similarity, orthogonal_perturbation,
                                          relative_loss_increase, trajectory_pca, turn_steps)
 from emergence.models import LowRankAdapter, SteeringVector
-from emergence.tasks.personas import PersonaWorld, answer_probabilities, binary_entropy
+from emergence.tasks.personas import PersonaWorld, Splits, answer_probabilities, binary_entropy
 
 # --- the world ------------------------------------------------------------------------------
 
@@ -44,7 +44,7 @@ def test_answer_probabilities_read_the_question_pair():
 
 def test_splits_are_disjoint_and_cover_every_question():
     w = PersonaWorld()
-    s = em.Splits.of(w, 0.5)
+    s = Splits.of(w, 0.5)
     parts = [set(s.train.tolist()), set(s.held_in.tolist()), set(s.kl.tolist()), set(s.held_out.tolist())]
     assert sum(map(len, parts)) == w.n_all_questions == len(set().union(*parts))
     assert all(q < w.n_questions for q in parts[0] | parts[1])       # medical = domain 0
