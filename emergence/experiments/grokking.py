@@ -208,7 +208,7 @@ def _train_and_measure(config: Config, device: torch.device) -> Run:
     # Keep the first member's checkpoints only: that is where the circuit is dissected.
     checkpoints = {step: member_of(state, 0) for step, state in sorted(result.checkpoints.items())}
     history.update(_circuit_measures(config, checkpoints, data))
-    summary = _summarize(config, members, history, device, train_seconds)
+    summary = _summarize(config, members, history, train_seconds)
     if config.llc_checkpoints:
         llc_history, summary["llc"] = _llc_measures(config, checkpoints, x_train, y_train, history, summary)
         history.update(llc_history)
@@ -262,7 +262,7 @@ def _circuit_measures(config: Config, checkpoints: dict, data: ModularData) -> d
 
 
 def _llc_measures(config: Config, checkpoints: dict, x_train: torch.Tensor, y_train: torch.Tensor,
-                       history: dict, summary: dict) -> tuple[dict, dict]:
+                  history: dict, summary: dict) -> tuple[dict, dict]:
     """λ̂ of the first seed at `llc_checkpoints` evenly spaced checkpoints and `llc_jump_checkpoints`
     more over its jump, on the training set (08_llc), and how it moves with the jump and the losses."""
     grok = summary["grok_epoch"]
@@ -338,7 +338,7 @@ def _int_or_none(value):
     return None if value is None else int(value)
 
 
-def _summarize(config: Config, members: list[dict], history: dict, device, seconds: float) -> dict:
+def _summarize(config: Config, members: list[dict], history: dict, seconds: float) -> dict:
     epochs = history["epoch"].numpy()
     events = [_member_events(epochs, *(history[k][:, i].numpy() for k in ("train_acc", "test_acc", "test_loss")))
               for i in range(len(members))]

@@ -269,7 +269,7 @@ def _train_and_measure(config: Config, device: torch.device) -> Run:
         _, control, _, _ = train_models(config, config.control_layers, device,
                                         f"{config.control_layers}-layer control")
         history.update({f"control_{name}": values for name, values in control.items()})
-    summary = _summarize(config, history, device, time.perf_counter() - started, deep_seconds)
+    summary = _summarize(config, history, time.perf_counter() - started, deep_seconds)
     if config.llc_checkpoints:
         llc_history, summary["llc"] = _llc_measures(config, checkpoints, history, summary, device)
         history.update(llc_history)
@@ -284,7 +284,7 @@ def llc_data(config: Config, device: torch.device) -> tuple[torch.Tensor]:
 
 
 def _llc_measures(config: Config, checkpoints: dict, history: dict, summary: dict,
-                   device: torch.device) -> tuple[dict, dict]:
+                  device: torch.device) -> tuple[dict, dict]:
     """λ̂ of the headline seed at `llc_checkpoints` evenly spaced checkpoints, on its training
     loss (all positions), and its change over the plateau before the drop and across the drop."""
     llc_history, llc, r = llc_trajectory(
@@ -483,7 +483,7 @@ def _control_summary(history: dict, e: int) -> dict:
             "final_icl_score": float(history["control_icl_score"][-1, e])}
 
 
-def _summarize(config: Config, history: dict, device, seconds: float, deep_seconds: float) -> dict:
+def _summarize(config: Config, history: dict, seconds: float, deep_seconds: float) -> dict:
     seeds = [_member_summary(config, history, e) for e in range(config.n_seeds)]
     controls = ([_control_summary(history, e) for e in range(config.n_seeds)]
                 if config.control_layers else [])

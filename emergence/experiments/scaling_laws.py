@@ -151,7 +151,7 @@ def _train_and_measure(config: Config, device: torch.device) -> Run:
         "train_step": evaluated["train_step"], "train_loss": evaluated["train_loss"],
         "task_probability": task.probabilities,
     }
-    summary = _summarize(config, task, history, device, time.perf_counter() - started)
+    summary = _summarize(config, task, history, time.perf_counter() - started)
     return Run(NAME, config.to_dict(), summary, history, {})
 
 
@@ -255,7 +255,7 @@ def _heldout(config: Config, N: list[float], D: np.ndarray, table: np.ndarray, g
             "rmse_log": float(np.sqrt(np.mean((np.log(predicted[keep]) - np.log(measured[keep])) ** 2)))}
 
 
-def _summarize(config: Config, task: MultitaskParity, history: dict, device, seconds: float) -> dict:
+def _summarize(config: Config, task: MultitaskParity, history: dict, seconds: float) -> dict:
     fit_started = time.perf_counter()
     members = config.members()
     n_params = WidthMLP(task.n_inputs, [m["width"] for m in members], 2, [0] * len(members)).n_params()

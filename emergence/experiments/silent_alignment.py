@@ -156,7 +156,7 @@ def _train_and_measure(config: Config, device: torch.device) -> Run:
     members = [dict(seed=seed, **m) for seed in seeds for m in config.members()]
     history.update(_saxe(config, device))
     checkpoints = history.pop("_checkpoints")
-    summary = _summarize(config, members, history, data, device, time.perf_counter() - started)
+    summary = _summarize(config, members, history, data, time.perf_counter() - started)
     return Run(NAME, config.to_dict(), summary, history, checkpoints)
 
 
@@ -344,8 +344,7 @@ def _saxe_summary(config: Config, history: dict) -> dict:
             "learned_in_order": all(seed["learned_in_order"] for seed in seeds)}
 
 
-def _summarize(config: Config, members: list[dict], history: dict, data: dict, device,
-               seconds: float) -> dict:
+def _summarize(config: Config, members: list[dict], history: dict, data: dict, seconds: float) -> dict:
     rows = [{**m, **_member_events(history, i), "kernel": _kernel_equivalence(history, i)}
             for i, m in enumerate(members)]
     pick = lambda regime, seed, **match: next(

@@ -126,7 +126,7 @@ def _train_and_measure(config: Config, device: torch.device) -> Run:
     seconds = time.perf_counter() - started
     history = {"step": torch.tensor(result.steps), **result.history,
                "support": problems.support.cpu()}
-    summary = _summarize(config, members, history, device, seconds)
+    summary = _summarize(config, members, history, seconds)
     return Run(NAME, config.to_dict(), summary, history, {})
 
 
@@ -207,7 +207,7 @@ def _k_ratios(config: Config, scaling: dict) -> dict:
     return out
 
 
-def _summarize(config: Config, members, history, device, seconds) -> dict:
+def _summarize(config: Config, members, history, seconds) -> dict:
     steps = history["step"].numpy()
     events = [_member_events(steps, history, i) for i in range(len(members))]
     head = events[0]
