@@ -7,11 +7,15 @@ on online data, with Adam.  With `schedule="constant"` (the fast profile, Kaplan
 data budgets D are checkpoints of one long run, log-spaced; with `schedule="cosine"` (Chinchilla's
 method) every budget in `budget_steps` is its own run whose learning rate decays to 0.1x over
 exactly that many steps.  Each (N, D) is evaluated on a fixed clean test set of every task.
+With `compare_budgets`, the same widths are also read at those budgets under the other rule (one
+cosine run per budget, or one constant-lr run), to compare the frontier each rule gives.
 
 Then it measures: the loss table; Chinchilla's Approach 3 fit (Huber on log loss, L-BFGS from a
 grid of starts), also with E fixed to the known floor H(label_noise) and with the largest width
-held out (and predicted); IsoFLOP slices at compute budgets C = 6 N D and Approach 2; the
-compute-optimal frontier of both approaches; the published Chinchilla constants and the
+held out (and predicted); IsoFLOP slices at compute budgets C = 6 N D and Approach 2; Kaplan's L(C) envelope and Approach 1; the
+compute-optimal frontier of all three, with a bootstrap interval on Approach 3's exponent; the
+quantization model's measures (each skill's learning step against its frequency, skills learned
+against N, exponents predicted beside fitted); the published Chinchilla constants and the
 Besiroglu et al. refit at Chinchilla's own budget.  The per-task curves (the skills) are kept in
 the history for the mirage chapter.
 """
@@ -27,8 +31,10 @@ import torch
 
 from emergence.config import ExperimentConfig, require, require_int, require_number
 from emergence.experiments.base import Experiment, Run
-from emergence.measures.scaling import (CHINCHILLA_FLOPS, CHINCHILLA_GRID, PUBLISHED, chinchilla_loss,
-                                        compute_optimal, fit_chinchilla, isoflop_approach)
+from emergence.measures.quanta import direct_exponents, learning_step_law, log_log_slope, predicted_exponents
+from emergence.measures.scaling import (CHINCHILLA_FLOPS, CHINCHILLA_GRID, PUBLISHED, approach_1,
+                                        bootstrap_frontier_exponent, chinchilla_loss, compute_optimal,
+                                        fit_chinchilla, isoflop_approach)
 from emergence.models.width_mlp import WidthMLP
 from emergence.tasks.multitask_parity import MultitaskParity, expected_noisy_loss
 from emergence.train import train
@@ -71,6 +77,8 @@ class Config(ExperimentConfig):
     fit_grid: str = "coarse"                 # L-BFGS starts: 'coarse' (243) or 'chinchilla' (4500)
     n_budgets: int = 6                       # IsoFLOP compute budgets, log-spaced where >= 3 widths fit
     heldout_width: int = 128                 # refit without this width, then predict it (0: skip)
+    compare_budgets: tuple[int, ...] = (500, 1000, 2000, 4000)   # steps read under both schedules (): skip
+    n_boot: int = 200                        # bootstrap refits for the interval on the frontier exponent
 
     PRESETS = {
         "fast": {},
@@ -79,7 +87,8 @@ class Config(ExperimentConfig):
         "full": dict(n_tasks=500, n_bits=100, widths=(16, 32, 64, 128, 256, 512, 1024),
                      n_seeds=3, lr=1e-3, batch_size=2048, schedule="cosine",
                      budget_steps=(2048, 4096, 8192, 16384, 32768, 65536, 131072),
-                     eval_per_task=400, fit_grid="chinchilla", n_budgets=8, heldout_width=1024),
+                     eval_per_task=400, fit_grid="chinchilla", n_budgets=8, heldout_width=1024,
+                     compare_budgets=(2048, 4096, 8192, 16384, 32768, 65536, 131072)),
     }
 
     def check(self) -> None:
@@ -108,6 +117,11 @@ class Config(ExperimentConfig):
         require(self.heldout_width == 0 or (self.heldout_width in self.widths and len(self.widths) >= 4),
                 "heldout_width", self.heldout_width, f"0 (no held-out fit) or one of widths {self.widths} "
                 "(with 4 or more widths)")
+        require(self.compare_budgets == () or (len(self.compare_budgets) >= 3 and list(self.compare_budgets) == sorted(
+                set(self.compare_budgets)) and self.compare_budgets[0] >= 10 and (self.schedule == "cosine" or
+                self.compare_budgets[-1] <= self.steps)), "compare_budgets", self.compare_budgets,
+                f"() or 3 or more increasing step counts >= 10 (with schedule='constant', up to steps = {self.steps})")
+        require_int(self, "n_boot", 0, 100_000)
 
     def members(self) -> list[dict]:
         return [dict(width=w, seed=self.seed + s) for s in range(self.n_seeds) for w in self.widths]
@@ -138,11 +152,7 @@ def _train_and_measure(config: Config, device: torch.device) -> Run:
         evaluated = _train_one(config, task, config.steps, "constant", (x_eval, y_eval), device,
                                log_spaced_steps(config.steps, config.eval_points))
     else:
-        per_budget = [_train_one(config, task, s, "cosine", (x_eval, y_eval), device, [s])
-                      for s in config.budget_steps]
-        evaluated = {name: (torch.cat([b[name] for b in per_budget]) if name != "train_loss"
-                            else per_budget[-1][name]) for name in per_budget[0]}
-        evaluated["train_step"] = per_budget[-1]["train_step"]
+        evaluated = _cosine_runs(config, task, config.budget_steps, (x_eval, y_eval), device)
     history = {
         "step": evaluated["step"], "D": evaluated["step"].double() * config.batch_size,
         "task_loss": evaluated["task_loss"], "task_accuracy": evaluated["task_accuracy"],
@@ -152,7 +162,16 @@ def _train_and_measure(config: Config, device: torch.device) -> Run:
         "task_probability": task.probabilities,
     }
     summary = _summarize(config, task, history, time.perf_counter() - started)
+    if config.compare_budgets:
+        summary["schedules"] = _compare_schedules(config, task, history, evaluated, (x_eval, y_eval), device)
     return Run(NAME, config.to_dict(), summary, history, {})
+
+
+def _cosine_runs(config: Config, task: MultitaskParity, budgets, eval_data, device) -> dict:
+    """Chinchilla's rule: one run per budget, its cosine schedule ending at that budget."""
+    per_budget = [_train_one(config, task, s, "cosine", eval_data, device, [s]) for s in budgets]
+    evaluated = {name: torch.cat([b[name] for b in per_budget]) for name in ("step", "task_loss", "task_accuracy")}
+    return {**evaluated, "train_step": per_budget[-1]["train_step"], "train_loss": per_budget[-1]["train_loss"]}
 
 
 def _train_one(config: Config, task: MultitaskParity, steps: int, schedule: str, eval_data,
@@ -190,6 +209,37 @@ def _train_one(config: Config, task: MultitaskParity, steps: int, schedule: str,
     return {"step": torch.tensor(eval_steps), "task_loss": torch.stack(losses),
             "task_accuracy": torch.stack(accuracies), "train_step": torch.tensor(result.steps),
             "train_loss": result.history["train_loss_step"]}
+
+
+def _compare_schedules(config: Config, task: MultitaskParity, history: dict, evaluated: dict, eval_data,
+                       device) -> dict:
+    """The same widths at `compare_budgets` under both rules: read off one constant-lr run (Kaplan)
+    and trained once per budget with a cosine schedule ending there (Chinchilla), each with its own
+    Approach-3 fit and frontier exponent.  The main run serves whichever rule it used."""
+    budgets = list(config.compare_budgets)
+    D = np.array(budgets, dtype=float) * config.batch_size
+    if config.schedule == "constant":       # the main run's curves, interpolated in log-log at the budgets
+        main = loss_table(config, history)
+        constant = np.exp([np.interp(np.log(D), np.log(history["D"].numpy()), np.log(row)) for row in main])
+        cosine_run = _cosine_runs(config, task, budgets, eval_data, device)
+    else:
+        cosine_run = evaluated if budgets == list(config.budget_steps) else \
+            _cosine_runs(config, task, budgets, eval_data, device)
+        constant = _table_of(config, task, _train_one(config, task, budgets[-1], "constant", eval_data, device, budgets))
+    N, grid = _param_counts(config, task), FIT_GRIDS[config.fit_grid]
+    arms = {}
+    for name, table in (("constant", constant), ("cosine", _table_of(config, task, cosine_run))):
+        points = fit_points(config, N, D, table)
+        fit = fit_chinchilla(*points, grid=grid) if len(points[0]) >= 5 else None
+        arms[name] = {"loss_table": table.tolist(), "fit": fit, "n_points": len(points[0]),
+                      "a": None if fit is None else fit["beta"] / (fit["alpha"] + fit["beta"]),
+                      "approach_1_a": approach_1(N, D, table, config.fit_max_loss)["a"]}
+    gain = np.log(arms["constant"]["loss_table"]) - np.log(arms["cosine"]["loss_table"])
+    return {"budget_steps": budgets, "D": D.tolist(), **arms, "mean_log_loss_gain_of_cosine": float(gain.mean())}
+
+
+def _table_of(config: Config, task: MultitaskParity, evaluated: dict) -> np.ndarray:
+    return loss_table(config, {"loss": (evaluated["task_loss"].double() * task.probabilities).sum(-1)})
 
 
 def evaluate_tasks(model: WidthMLP, task: MultitaskParity, x: torch.Tensor, y: torch.Tensor,
@@ -259,7 +309,7 @@ def _summarize(config: Config, task: MultitaskParity, history: dict, seconds: fl
     fit_started = time.perf_counter()
     members = config.members()
     n_params = WidthMLP(task.n_inputs, [m["width"] for m in members], 2, [0] * len(members)).n_params()
-    N = [n_params[config.widths.index(w)] for w in config.widths]
+    N = _param_counts(config, task)
     D = history["D"].numpy()
     table = loss_table(config, history)
     grid = FIT_GRIDS[config.fit_grid]
@@ -272,6 +322,8 @@ def _summarize(config: Config, task: MultitaskParity, history: dict, seconds: fl
     iso = isoflop_approach(N, D, table, config.fit_max_loss, config.n_budgets)
     budgets = np.array([s["C"] for s in iso["slices"]])
     frontier = compute_optimal(budgets, **fit)
+    interval = bootstrap_frontier_exponent(*points, fit, config.n_boot, seed=config.seed)["interval"] \
+        if config.n_boot else None
     published = {name: {**constants, **{k: float(v) for k, v in
                                           compute_optimal(CHINCHILLA_FLOPS, **constants).items()}}
                  for name, constants in PUBLISHED.items()}
@@ -287,7 +339,10 @@ def _summarize(config: Config, task: MultitaskParity, history: dict, seconds: fl
         "heldout": _heldout(config, N, D, table, grid),
         "isoflop": iso,
         "frontier": {"C": budgets.tolist(), "N_opt": frontier["N_opt"].tolist(),
-                     "D_opt": frontier["D_opt"].tolist(), "a": frontier["a"], "b": frontier["b"]},
+                     "D_opt": frontier["D_opt"].tolist(), "a": frontier["a"], "b": frontier["b"],
+                     "a_interval": interval, "a_interval_level": 0.9},
+        "approach_1": approach_1(N, D, table, config.fit_max_loss),
+        "quanta": _quanta(config, task, history, N, table, fit),
         "exponent_gap": None if iso["a"] is None else abs(iso["a"] - frontier["a"]),
         "monotone": _monotone(config, N, D, table),
         "published": published, "chinchilla_flops": CHINCHILLA_FLOPS,
@@ -295,6 +350,26 @@ def _summarize(config: Config, task: MultitaskParity, history: dict, seconds: fl
         "fit_seconds": round(time.perf_counter() - fit_started, 2),
         "seconds": round(seconds + time.perf_counter() - fit_started, 2),
     }
+
+
+def _param_counts(config: Config, task: MultitaskParity) -> list[int]:
+    return WidthMLP(task.n_inputs, list(config.widths), 2, [0] * len(config.widths)).n_params()
+
+
+def _quanta(config: Config, task: MultitaskParity, history: dict, N: list[int], table: np.ndarray, fit: dict) -> dict:
+    """The quantization model's mechanism: each skill's learning step against its frequency (the
+    widest models, every seed), skills learned against N, and its exponents beside the fitted ones."""
+    widest = [i for i, m in enumerate(config.members()) if m["width"] == config.widths[-1]]
+    accuracy, steps = history["task_accuracy"].numpy(), history["step"].numpy()
+    learned = (accuracy[-1] >= 0.9).sum(-1)                               # per member
+    per_width = [float(np.mean([learned[i] for i, m in enumerate(config.members()) if m["width"] == w]))
+                 for w in config.widths]
+    direct = direct_exponents(N, history["D"].numpy(), table, task.loss_floor, config.fit_max_loss)
+    return {"learning_step": learning_step_law(steps, accuracy[:, widest], task.probabilities.numpy()),
+            "skills_learned": per_width, "skills_vs_N": log_log_slope(*zip(*[
+                (n, c) for n, c in zip(N, per_width) if c > 0])) if sum(c > 0 for c in per_width) >= 3 else None,
+            "predicted": predicted_exponents(config.rank_exponent),
+            "fitted": {"alpha_N": fit["alpha"], "alpha_D": fit["beta"]}, "direct": direct}
 
 
 def _tasks_learned(config: Config, history: dict, accuracy: float = 0.9) -> dict:

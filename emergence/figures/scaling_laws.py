@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.ticker import NullFormatter
+from matplotlib.ticker import FixedLocator, NullFormatter, ScalarFormatter
 
 from emergence.run import Run
 from emergence.measures.scaling import chinchilla_loss, compute_optimal
@@ -69,6 +69,14 @@ def _plain_log_ticks(*axes) -> None:
         ax.yaxis.set_minor_formatter(NullFormatter())
 
 
+def _loss_ticks(*axes) -> None:
+    """Plain tick labels on a log loss axis that spans less than a decade (0.2, 0.3, ...)."""
+    for ax in axes:
+        ax.yaxis.set_major_locator(FixedLocator([0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0]))
+        ax.yaxis.set_major_formatter(ScalarFormatter())
+        ax.yaxis.set_minor_formatter(NullFormatter())
+
+
 def plot_isoflops(run: Run):
     """Left: IsoFLOP slices with their parabolas; right: N* against C for both approaches."""
     s = run.summary
@@ -88,11 +96,16 @@ def plot_isoflops(run: Run):
     left.set(xscale="log", yscale="log", xlabel="N (parameters)", ylabel="test loss",
              title="IsoFLOP slices: loss at fixed compute C = 6ND")
     left.legend(fontsize=7)
+    first = s["approach_1"]
+    if first["a"] is not None:
+        right.step(first["C"], first["N_opt"], where="mid", color="#0072B2", lw=1.2,
+                   label=f"Approach 1 (lowest loss at each C): a = {first['a']:.2f}")
     used = [sl for sl in iso["slices"] if sl["vertex_N"] and sl["interior_minimum"]]
     right.plot([sl["C"] for sl in used], [sl["vertex_N"] for sl in used], "s", color="black",
                label=f"Approach 2 (parabola vertices): a = {iso['a']:.2f}" if iso["a"] is not None else "Approach 2")
     right.plot(frontier["C"], frontier["N_opt"], color="#D55E00", lw=2,
-               label=f"Approach 3 (fit): a = {frontier['a']:.2f}")
+               label=f"Approach 3 (fit): a = {frontier['a']:.2f}" + (f" [{frontier['a_interval'][0]:.2f}, {frontier['a_interval'][1]:.2f}]"
+                                                                 if frontier.get("a_interval") else ""))
     right.plot([sl["C"] for sl in iso["slices"] if sl["argmin_N"]],
                [sl["argmin_N"] for sl in iso["slices"] if sl["argmin_N"]], "x", color="grey",
                label="best width on the grid")
@@ -100,6 +113,7 @@ def plot_isoflops(run: Run):
               title="the compute-optimal frontier N_opt ∝ C^a")
     right.legend(fontsize=8)
     _plain_log_ticks(left, right)
+    _loss_ticks(left)
     return fig
 
 
@@ -122,4 +136,86 @@ def plot_published(run: Run):
     right.set(xscale="log", yscale="log", xlabel="compute (FLOPs)", ylabel="D_opt / N_opt")
     for ax in (left, right):
         ax.legend(fontsize=8)
+    return fig
+
+
+def plot_quanta(run: Run):
+    """The quantization model's mechanism.  Left: the step at which each skill is learned (the
+    widest models, every seed) against its frequency, with the fitted slope and the predicted -1.
+    Right: how many skills each width has learned by the end, against N."""
+    s = run.summary
+    q, law = s["quanta"], s["quanta"]["learning_step"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    p, t = np.array(law["p"]), np.array(law["step"])
+    left.plot(p, t, "o", color="#0072B2", ms=4, alpha=0.8,
+              label=f"a skill reaches {law['threshold']:.0%} accuracy (width {s['widths'][-1]}, every seed)")
+    if law["slope"] is not None:
+        p_fine = np.geomspace(p.min(), p.max(), 50)
+        lo, hi = law["interval"]
+        left.plot(p_fine, np.exp(law["intercept"]) * p_fine ** law["slope"], color="#D55E00", lw=2,
+                  label=f"fit: slope {law['slope']:.2f} (95 % interval {lo:.2f} to {hi:.2f})")
+        middle = np.exp(np.mean(np.log(t))) * (p_fine / np.exp(np.mean(np.log(p)))) ** -1.0
+        left.plot(p_fine, middle, color="grey", ls="--", lw=1, label="quantization model: slope -1")
+    left.set(xscale="log", yscale="log", xlabel="skill frequency p_i", ylabel="step at which it is learned",
+             title=f"rare skills are learned late ({law['n_censored']} of "
+                   f"{law['n_censored'] + law['n_learned']} never, within the run)")
+    N, learned = np.array(s["N"]), np.array(q["skills_learned"])
+    right.plot(N, learned, "s-", color="black", label="skills at >= 90 % accuracy at the end (mean over seeds)")
+    if q["skills_vs_N"]:
+        fit = q["skills_vs_N"]
+        right.plot(N, np.exp(fit["intercept"]) * N ** fit["slope"], color="#D55E00", lw=1.5,
+                   label=f"fit: skills ∝ N^{fit['slope']:.2f}")
+    right.set(xscale="log", yscale="log", xlabel="N (parameters)", ylabel="skills learned",
+              title="bigger models hold more skills")
+    for ax in (left, right):
+        ax.legend(fontsize=8)
+    _plain_log_ticks(left, right)
+    return fig
+
+
+def plot_loss_vs_compute(run: Run):
+    """Kaplan's picture: every width's loss against compute C = 6 N D, and their lower envelope,
+    the compute-efficient frontier (Approach 1 reads the best width off it at each C)."""
+    s = run.summary
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    D, N = np.array(s["D"]), np.array(s["N"])
+    for color, w, n, row in zip(_width_colors(len(N)), s["widths"], N, np.array(s["loss_table"])):
+        ax.plot(6 * n * D, row, color=color, lw=1.3, label=f"width {w}")
+    first = s["approach_1"]
+    ax.plot(first["C"], first["L"], color="black", lw=3, alpha=0.5,
+            label=f"envelope: L ∝ C^{first['L_exponent']:.2f}" if first["L_exponent"] else "envelope")
+    ax.axhline(s["loss_floor"], color="grey", ls=":", lw=1)
+    ax.set(xscale="log", yscale="log", xlabel="compute C = 6ND (FLOPs)", ylabel="test loss",
+           title="loss against compute: the lower envelope is the frontier")
+    ax.legend(fontsize=8)
+    _plain_log_ticks(ax)
+    _loss_ticks(ax)
+    return fig
+
+
+def plot_schedules(run: Run):
+    """The same widths at the same budgets under two rules.  Left: loss against D (constant
+    learning rate read off one run, dashed; one cosine run per budget, solid).  Right: the
+    compute-optimal frontier each rule's Approach-3 fit implies."""
+    s, schedules = run.summary, run.summary["schedules"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    D = np.array(schedules["D"])
+    for color, w, const, cos in zip(_width_colors(len(s["N"])), s["widths"], schedules["constant"]["loss_table"],
+                                    schedules["cosine"]["loss_table"]):
+        left.plot(D, const, "--", color=color, lw=1)
+        left.plot(D, cos, "o-", color=color, lw=1.5, ms=4, label=f"width {w}")
+    left.set(xscale="log", yscale="log", xlabel="D (training examples)", ylabel="test loss",
+             title="dashed: one constant-lr run; solid: a cosine run per budget")
+    left.legend(fontsize=8)
+    C = np.geomspace(6 * s["N"][0] * D[0], 6 * s["N"][-1] * D[-1], 50)
+    for name, color in (("constant", "#0072B2"), ("cosine", "#D55E00")):
+        fit = schedules[name]["fit"]
+        if fit:
+            f = compute_optimal(C, **{k: fit[k] for k in ("E", "A", "B", "alpha", "beta")})
+            right.plot(C, f["N_opt"], color=color, lw=2, label=f"{name}: N_opt ∝ C^{f['a']:.2f}")
+    right.set(xscale="log", yscale="log", xlabel="compute C (FLOPs)", ylabel="N_opt",
+              title="the frontier each rule implies (Approach 3)")
+    right.legend(fontsize=8)
+    _plain_log_ticks(left, right)
+    _loss_ticks(left)
     return fig

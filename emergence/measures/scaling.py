@@ -175,3 +175,44 @@ def isoflop_approach(N: list[float], D: np.ndarray, table: np.ndarray, max_loss:
         b2 = power_law_exponent(C, [c / (6 * n) for c, n in zip(C, N_star)])
     return {"slices": slices, "n_interior": sum(s["interior_minimum"] for s in slices),
             "a": a2, "b": b2, "n_used": len(with_vertex)}
+
+
+def bootstrap_frontier_exponent(N, D, L, fit: dict, n_boot: int = 200, seed: int = 0,
+                                level: float = 0.9) -> dict:
+    """A percentile interval on the frontier exponent a = beta / (alpha + beta) of an Approach-3
+    fit: resample the (N, D, L) points with replacement and refit, each refit started from the
+    full fit's optimum (as Besiroglu et al. 2024 bootstrapped Chinchilla's points)."""
+    N, D, L = (np.asarray(v, dtype=float) for v in (N, D, L))
+    start = {"a": [math.log(fit["A"])], "b": [math.log(fit["B"])], "e": [math.log(fit["E"])],
+             "alpha": [fit["alpha"]], "beta": [fit["beta"]]}
+    rng = np.random.default_rng(seed)
+    exponents = []
+    for _ in range(n_boot):
+        pick = rng.integers(0, len(N), len(N))
+        if len(np.unique(N[pick])) < 2 or len(np.unique(D[pick])) < 2:
+            continue                                   # a resample with one size or budget fits nothing
+        refit = fit_chinchilla(N[pick], D[pick], L[pick], grid=start, fixed_E=fit["E"] if fit["fixed_E"] else None)
+        exponents.append(refit["beta"] / (refit["alpha"] + refit["beta"]))
+    tail = 50 * (1 - level)
+    return {"a": fit["beta"] / (fit["alpha"] + fit["beta"]), "level": level, "n_boot": len(exponents),
+            "interval": [float(np.percentile(exponents, tail)), float(np.percentile(exponents, 100 - tail))]}
+
+
+def approach_1(N: list[float], D: np.ndarray, table: np.ndarray, max_loss: float, n_points: int = 40) -> dict:
+    """Kaplan's L(C) plot and Hoffmann et al.'s Approach 1: every width's loss as a function of
+    compute C = 6 N D, their lower envelope (the compute-efficient frontier), and at each C the
+    width on that envelope, N_opt(C) ∝ C^a fitted over the budgets where the envelope is below
+    `max_loss` and at least two widths are logged."""
+    keep = [row < max_loss for row in table]
+    D_logged = [D[k] if k.sum() >= 2 else D[:0] for k in keep]
+    curves = [row[k] if k.sum() >= 2 else row[:0] for row, k in zip(table, keep)]
+    budgets = compute_budgets(N, D[table.min(0) < max_loss], n_points, min_models=2)
+    C, L_env, N_opt = [], [], []
+    for c in budgets:
+        sizes, losses = isoflop_slice(N, D_logged, curves, c)
+        if len(sizes) >= 2:
+            C.append(float(c))
+            L_env.append(float(losses.min()))
+            N_opt.append(float(sizes[np.argmin(losses)]))
+    a = power_law_exponent(C, N_opt) if len(set(N_opt)) >= 2 else None
+    return {"C": C, "L": L_env, "N_opt": N_opt, "a": a, "L_exponent": power_law_exponent(C, L_env) if C else None}
