@@ -10,9 +10,12 @@ import torch
 
 from acceptance import chapter_run, check
 from emergence.experiments import ConfigError, scaling_laws
-from emergence.measures.scaling import (CHINCHILLA_FLOPS, PUBLISHED, _objective, chinchilla_loss,
-                                        compute_optimal, fit_chinchilla, interior_minimum,
-                                        isoflop_slice, parabola_vertex, power_law_exponent)
+from emergence.measures.quanta import (direct_exponents, learning_step_law, learning_steps, log_log_slope,
+                                       predicted_exponents)
+from emergence.measures.scaling import (CHINCHILLA_FLOPS, PUBLISHED, _objective, approach_1,
+                                        bootstrap_frontier_exponent, chinchilla_loss, compute_optimal,
+                                        fit_chinchilla, interior_minimum, isoflop_slice, parabola_vertex,
+                                        power_law_exponent)
 from emergence.models import WidthMLP
 from emergence.tasks.multitask_parity import (MultitaskParity, binary_entropy, expected_noisy_loss,
                                               task_probabilities)
@@ -51,6 +54,60 @@ def test_objective_gradient_matches_finite_differences():
                     - _objective(theta - h, log_n, log_d, log_l, delta, None)[0]) / 2e-7
                    for h in np.eye(5) * 1e-7]
         np.testing.assert_allclose(grad, numeric, rtol=1e-4, atol=1e-8)
+
+
+def test_bootstrap_interval_covers_the_true_frontier_exponent():
+    true = dict(E=0.3, A=20.0, B=200.0, alpha=0.4, beta=0.3)
+    rng = np.random.default_rng(1)
+    N, D = (v.ravel() for v in np.meshgrid(np.geomspace(1e2, 1e5, 6), np.geomspace(1e3, 1e7, 6)))
+    L = chinchilla_loss(N, D, **true) * np.exp(rng.normal(0, 0.02, N.size))
+    fit = fit_chinchilla(N, D, L, grid=scaling_laws.COARSE_GRID)
+    boot = bootstrap_frontier_exponent(N, D, L, fit, n_boot=60, seed=0)
+    lo, hi = boot["interval"]
+    assert lo < 0.3 / 0.7 < hi and hi - lo < 0.3          # the truth, a = beta / (alpha + beta)
+    assert lo <= boot["a"] <= hi and boot["n_boot"] == 60
+
+
+def test_approach_1_reads_the_envelope_of_a_known_law():
+    # every width follows the law exactly; the envelope's best width then tracks N_opt ∝ C^a
+    law = dict(E=0.0, A=30.0, B=300.0, alpha=0.5, beta=0.5)
+    N = list(np.geomspace(1e2, 1e6, 17))
+    D = np.geomspace(1e2, 1e8, 60)
+    table = np.array([chinchilla_loss(n, D, **law) for n in N])
+    first = approach_1(N, D, table, max_loss=10.0, n_points=30)
+    assert first["a"] == pytest.approx(0.5, abs=0.1)
+    assert all(np.diff(first["L"]) < 0)                   # the envelope falls with compute
+    assert first["L_exponent"] < 0
+
+
+# --- the quantization model ------------------------------------------------------------------
+
+
+def test_quantization_exponents_follow_from_the_zipf_exponent():
+    assert predicted_exponents(1.4) == pytest.approx({"alpha_N": 0.4, "alpha_D": 0.4 / 1.4, "learning_step_vs_p": -1})
+
+
+def test_learning_step_law_recovers_steps_inverse_in_frequency():
+    steps = np.geomspace(1, 1e5, 200)
+    p = np.array([0.4, 0.2, 0.1, 0.05, 0.02, 0.0002])
+    learned_at = 50 / p                                    # a skill is learned after 50 examples of it
+    acc = 0.5 + 0.5 / (1 + np.exp(-8 * (np.log(steps)[:, None] - np.log(learned_at))))   # (points, skills)
+    found = learning_steps(steps, acc)
+    np.testing.assert_allclose(found[:5], learned_at[:5], rtol=0.05)
+    assert found[5] is None                               # 250 000 steps: past the run's end
+    law = learning_step_law(steps, np.stack([acc, acc], 1), p)
+    assert law["slope"] == pytest.approx(-1, abs=0.02) and law["n_learned"] == 10 and law["n_censored"] == 2
+    assert law["interval"][0] < law["slope"] < law["interval"][1]
+    assert log_log_slope([1, 2], [3, 4])["slope"] is None   # too few points for an interval
+
+
+def test_direct_exponents_read_a_pure_power_law_above_the_floor():
+    N, D = np.array([100.0, 200.0, 400.0]), np.geomspace(1e3, 1e6, 8)
+    table = 0.2 + 5 * N[:, None] ** -0.4 * (D[None, :] / 1e3) ** -0.3     # L - floor: a product of powers
+    exps = direct_exponents(N, D, table, floor=0.2, max_loss=10)
+    assert exps["alpha_N"] == pytest.approx(0.4) and exps["alpha_D"] == pytest.approx(0.3)
+    assert exps["n_budgets_for_alpha_D"] == 8
+    assert direct_exponents(N, D, table, floor=0.2, max_loss=0.21)["n_budgets_for_alpha_D"] < 8
 
 
 # --- the frontier and the published constants -------------------------------------------------
@@ -142,7 +199,9 @@ def test_width_batched_mlp_equals_each_width_alone_and_padding_gets_no_gradient(
 
 
 @pytest.mark.parametrize("setting, value", [("widths", (64, 8, 16)), ("heldout_width", 100),
-                                            ("label_noise", 0.5), ("fit_grid", "fine")])
+                                            ("label_noise", 0.5), ("fit_grid", "fine"),
+                                            ("compare_budgets", (100, 8000, 9000)), ("compare_budgets", (50, 20, 100)),
+                                            ("n_boot", -1)])
 def test_bad_settings_are_named(setting, value):
     with pytest.raises(ConfigError, match=setting):
         scaling_laws.Config.preset("fast", **{setting: value})
@@ -153,7 +212,8 @@ def test_cosine_schedule_needs_budgets():
         scaling_laws.Config.preset("fast", schedule="cosine")
 
 
-def test_a_tiny_cosine_run_measures_and_plots(cache_root, monkeypatch):
+@pytest.mark.parametrize("schedule", ["cosine", "constant"])
+def test_a_tiny_run_of_either_schedule_measures_compares_and_plots(schedule, cache_root, monkeypatch):
     import matplotlib.pyplot as plt
 
     from emergence import figures
@@ -162,14 +222,23 @@ def test_a_tiny_cosine_run_measures_and_plots(cache_root, monkeypatch):
     monkeypatch.setitem(scaling_laws.FIT_GRIDS, "coarse", one_start)   # plumbing, not the fit, is tested
 
     config = scaling_laws.Config.preset("fast", n_tasks=4, n_bits=6, widths=(4, 8, 16, 32), heldout_width=32,
-                                        schedule="cosine", budget_steps=(20, 40, 80), batch_size=64,
+                                        schedule=schedule, budget_steps=(20, 40, 80), steps=80, eval_points=6,
+                                        compare_budgets=(20, 40, 80), n_boot=5, batch_size=64,
                                         eval_per_task=20, fit_max_loss=10.0, n_seeds=1)
     run = scaling_laws.run(config)
     s = run.summary
-    assert len(s["D"]) == 3 and np.array(s["loss_table"]).shape == (4, 3)
-    assert run.history["task_loss"].shape == (3, 4, 4)
+    points = 3 if schedule == "cosine" else len(scaling_laws.log_spaced_steps(80, 6))
+    assert len(s["D"]) == points and np.array(s["loss_table"]).shape == (4, points)
+    assert run.history["task_loss"].shape == (points, 4, 4)
+    for arm in ("constant", "cosine"):
+        assert np.array(s["schedules"][arm]["loss_table"]).shape == (4, 3)
+    if schedule == "cosine":                 # the main runs are the cosine arm
+        assert s["schedules"]["cosine"]["loss_table"] == s["loss_table"]
+    assert s["frontier"]["a_interval"][0] <= s["frontier"]["a_interval"][1]
     for plot in (figures.scaling_laws.plot_loss_surface, figures.scaling_laws.plot_fit,
-                 figures.scaling_laws.plot_isoflops, figures.scaling_laws.plot_published):
+                 figures.scaling_laws.plot_isoflops, figures.scaling_laws.plot_published,
+                 figures.scaling_laws.plot_quanta, figures.scaling_laws.plot_loss_vs_compute,
+                 figures.scaling_laws.plot_schedules):
         plt.close(plot(run))
 
 

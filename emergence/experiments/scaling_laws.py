@@ -31,7 +31,8 @@ import torch
 
 from emergence.config import ExperimentConfig, require, require_int, require_number
 from emergence.experiments.base import Experiment, Run
-from emergence.measures.quanta import direct_exponents, learning_step_law, log_log_slope, predicted_exponents
+from emergence.measures.quanta import (direct_exponents, learning_step_law, log_log_slope, loss_from_skills,
+                                      predicted_exponents, untruncated_alpha_N)
 from emergence.measures.scaling import (CHINCHILLA_FLOPS, CHINCHILLA_GRID, PUBLISHED, approach_1,
                                         bootstrap_frontier_exponent, chinchilla_loss, compute_optimal,
                                         fit_chinchilla, isoflop_approach)
@@ -365,11 +366,18 @@ def _quanta(config: Config, task: MultitaskParity, history: dict, N: list[int], 
     per_width = [float(np.mean([learned[i] for i, m in enumerate(config.members()) if m["width"] == w]))
                  for w in config.widths]
     direct = direct_exponents(N, history["D"].numpy(), table, task.loss_floor, config.fit_max_loss)
+    from_skills = loss_from_skills(accuracy[-1], task.probabilities.numpy(), task.loss_floor)
+    from_skills = np.array([from_skills[[i for i, m in enumerate(config.members()) if m["width"] == w]].mean()
+                            for w in config.widths])
     return {"learning_step": learning_step_law(steps, accuracy[:, widest], task.probabilities.numpy()),
             "skills_learned": per_width, "skills_vs_N": log_log_slope(*zip(*[
                 (n, c) for n, c in zip(N, per_width) if c > 0])) if sum(c > 0 for c in per_width) >= 3 else None,
+            "loss_from_skills": from_skills.tolist(), "final_loss": table[:, -1].tolist(),
+            "loss_from_skills_worst_relative_error": float(np.max(np.abs(from_skills / table[:, -1] - 1))),
             "predicted": predicted_exponents(config.rank_exponent),
-            "fitted": {"alpha_N": fit["alpha"], "alpha_D": fit["beta"]}, "direct": direct}
+            "fitted": {"alpha_N": fit["alpha"], "alpha_D": fit["beta"]}, "direct": direct,
+            "alpha_N_from_skills": direct_exponents(N, [1.0], from_skills[:, None], task.loss_floor, 10)["alpha_N"],
+            "alpha_N_untruncated": untruncated_alpha_N(N, per_width, config.rank_exponent)}
 
 
 def _tasks_learned(config: Config, history: dict, accuracy: float = 0.9) -> dict:

@@ -77,3 +77,24 @@ def direct_exponents(N, D, table, floor: float, max_loss: float) -> dict:
     over_D = log_log_slope(np.asarray(D)[past], widest[past] - floor)
     flip = lambda fit: None if fit["slope"] is None else -fit["slope"]   # noqa: E731  L ∝ x^-exponent
     return {"alpha_N": flip(over_N), "alpha_D": flip(over_D), "n_budgets_for_alpha_D": int(past.sum())}
+
+
+def loss_from_skills(final_accuracy, probability, floor: float, threshold: float = 0.9) -> np.ndarray:
+    """The quantization model's loss of each model from the skills it has: the floor on every skill
+    it has learned (accuracy >= threshold), chance (ln 2) on the others, weighted by frequency.
+    final_accuracy: (models, skills)."""
+    missing = np.asarray(final_accuracy) < threshold
+    return floor + (math.log(2) - floor) * (missing * np.asarray(probability)).sum(-1)
+
+
+def untruncated_alpha_N(N, skills, rank_exponent: float, n_terms: int = 1_000_000) -> float | None:
+    """The size exponent the same skill counts would give if the frequency law went on forever
+    (p_i ∝ i^-rank_exponent for all i): the slope of the infinite tail sum_{i > n} p_i against N."""
+    pairs = [(n, s) for n, s in zip(N, skills) if s > 0]
+    if len(pairs) < 2:
+        return None
+    p = np.arange(1, n_terms + 1, dtype=float) ** -rank_exponent
+    tail = np.cumsum(p[::-1])[::-1] / p.sum()                 # tail[j] = sum_{i >= j + 1} p_i
+    counts = np.array([s for _, s in pairs])
+    beyond = np.interp(counts, np.arange(len(tail)), tail)   # fractional mean counts: interpolated
+    return -log_log_slope([n for n, _ in pairs], beyond)["slope"] if len(pairs) >= 3 else None

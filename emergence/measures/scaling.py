@@ -191,8 +191,13 @@ def bootstrap_frontier_exponent(N, D, L, fit: dict, n_boot: int = 200, seed: int
         pick = rng.integers(0, len(N), len(N))
         if len(np.unique(N[pick])) < 2 or len(np.unique(D[pick])) < 2:
             continue                                   # a resample with one size or budget fits nothing
-        refit = fit_chinchilla(N[pick], D[pick], L[pick], grid=start, fixed_E=fit["E"] if fit["fixed_E"] else None)
+        try:
+            refit = fit_chinchilla(N[pick], D[pick], L[pick], grid=start, fixed_E=fit["E"] if fit["fixed_E"] else None)
+        except OverflowError:                          # a degenerate resample ran a constant off to infinity
+            continue
         exponents.append(refit["beta"] / (refit["alpha"] + refit["beta"]))
+    if not exponents:
+        return {"a": fit["beta"] / (fit["alpha"] + fit["beta"]), "level": level, "n_boot": 0, "interval": None}
     tail = 50 * (1 - level)
     return {"a": fit["beta"] / (fit["alpha"] + fit["beta"]), "level": level, "n_boot": len(exponents),
             "interval": [float(np.percentile(exponents, tail)), float(np.percentile(exponents, 100 - tail))]}
