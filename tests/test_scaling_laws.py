@@ -11,7 +11,7 @@ import torch
 from acceptance import chapter_run, check
 from emergence.experiments import ConfigError, scaling_laws
 from emergence.measures.quanta import (direct_exponents, learning_step_law, learning_steps, log_log_slope,
-                                       predicted_exponents)
+                                       loss_from_skills, predicted_exponents, untruncated_alpha_N)
 from emergence.measures.scaling import (CHINCHILLA_FLOPS, PUBLISHED, _objective, approach_1,
                                         bootstrap_frontier_exponent, chinchilla_loss, compute_optimal,
                                         fit_chinchilla, interior_minimum, isoflop_slice, parabola_vertex,
@@ -99,6 +99,20 @@ def test_learning_step_law_recovers_steps_inverse_in_frequency():
     assert law["slope"] == pytest.approx(-1, abs=0.02) and law["n_learned"] == 10 and law["n_censored"] == 2
     assert law["interval"][0] < law["slope"] < law["interval"][1]
     assert log_log_slope([1, 2], [3, 4])["slope"] is None   # too few points for an interval
+
+
+def test_loss_from_skills_is_floor_on_learned_and_chance_on_the_rest():
+    p = np.array([0.5, 0.3, 0.2])
+    accuracy = np.array([[1.0, 0.95, 0.5], [0.5, 0.5, 0.5], [1.0, 1.0, 1.0]])
+    expected = [0.1 + (math.log(2) - 0.1) * 0.2, math.log(2), 0.1]
+    np.testing.assert_allclose(loss_from_skills(accuracy, p, floor=0.1), expected)
+
+
+def test_untruncated_exponent_is_alpha_when_skills_grow_like_N():
+    N = np.array([1e2, 1e3, 1e4, 1e5])
+    # n ∝ N and an endless Zipf law: the tail sum falls as n^-alpha = N^-(rank_exponent - 1)
+    assert untruncated_alpha_N(N, N / 10, rank_exponent=1.5) == pytest.approx(0.5, abs=0.02)
+    assert untruncated_alpha_N(N[:2], N[:2], 1.5) is None
 
 
 def test_direct_exponents_read_a_pure_power_law_above_the_floor():
