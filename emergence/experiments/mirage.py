@@ -30,9 +30,12 @@ import torch
 from emergence.config import ExperimentConfig, PROFILES, require, require_int, require_number
 from emergence.experiments.base import Experiment, Run
 from emergence.experiments.scaling_laws import EXPERIMENT as SCALING_LAWS   # panel C runs it
-from emergence.measures.mirage import (FINE, brier_score, emergence_score, exact_match, log_lag, log_width,
-                                       multiple_choice, subset_accuracy, token_edit_distance, token_probability)
+from emergence.measures.mirage import (EXPONENTIAL_W10_90, FINE, answer_tokens, brier_score, emergence_score,
+                                       exact_match, log_lag, log_spacing, log_width, multiple_choice,
+                                       skills_across_scale, subset_accuracy, token_edit_distance,
+                                       token_probability, verdict)
 from emergence.models.width_mlp import WidthMLP
+from emergence.tasks.digit_answers import binary_code, digits_split
 from emergence.train import train
 
 NAME = "mirage"
@@ -126,6 +129,9 @@ def _train_and_measure(config: Config, device: torch.device) -> Run:
     summary = {
         "analytic": analytic, "digits": digits, "skills": skills,
         "lags": {"analytic": analytic["lag"], "digits": digits["lag"], "skills": skills["lags"]},
+        "verdicts": {"analytic": analytic["verdict"]["verdict"], "digits": digits["verdict"]["verdict"],
+                     "skills_over_D": [r["verdict"] for r in skills["skills"]],
+                     "skills_over_N": skills["by_N"]["verdict"]},
         "seconds": round(time.perf_counter() - started, 2),
     }
     return Run(NAME, config.to_dict(), summary, history, {})
@@ -143,7 +149,7 @@ def _analytic(config: Config) -> tuple[dict, dict]:
     em = np.stack([exact_match(p, L) for L in config.lengths])
     ted = np.stack([token_edit_distance(p, L) for L in config.lengths])
     per_length = [{"length": L, **log_lag(N, em[i], ted[i])} for i, L in enumerate(config.lengths)]
-    head = next(r for r in per_length if r["length"] == config.length)
+    head, i = next(r for r in per_length if r["length"] == config.length), config.lengths.index(config.length)
     lags = [r["lag"] for r in per_length]
     history = {"analytic_N": torch.tensor(N), "analytic_ce": torch.tensor(-np.log(p)),
                "analytic_p": torch.tensor(p), "analytic_exact_match": torch.tensor(em),
@@ -154,24 +160,16 @@ def _analytic(config: Config) -> tuple[dict, dict]:
         "per_length": per_length,
         "lag_grows_with_length": bool(all(b > a for a, b in zip(lags, lags[1:]))),
         "multiple_choice": log_lag(N, grade, brier),
-        "emergence_score": {"exact_match": emergence_score(N[::40], em[config.lengths.index(config.length), ::40]),
-                            "edit_distance": emergence_score(N[::40], -ted[config.lengths.index(config.length), ::40])},
+        "lag_vs_cross_entropy": log_lag(N, em[i], -np.log(p))["lag"],
+        "lag_vs_log_cross_entropy": log_lag(N, em[i], np.log(-np.log(p)))["lag"],
+        "verdict": verdict(N, em[i], ted[i]),
+        "emergence_score": {"exact_match": emergence_score(N[::40], em[i, ::40]),
+                            "edit_distance": emergence_score(N[::40], -ted[i, ::40])},
         "token_probability_range": [float(p[0]), float(p[-1])],
     }
 
 
 # --- B: digits ------------------------------------------------------------------------------
-
-def digits_split(n_train: int, n_test: int, seed: int) -> tuple[torch.Tensor, ...]:
-    """A fixed shuffle of scikit-learn's 1797 digits: the first n_train for training (smaller
-    training sets are prefixes), the last n_test for testing; pixels scaled to [0, 1]."""
-    from sklearn.datasets import load_digits
-
-    images, labels = load_digits(return_X_y=True)
-    order = np.random.default_rng(seed).permutation(len(labels))
-    x, y = torch.tensor(images[order] / 16.0, dtype=torch.float32), torch.tensor(labels[order])
-    return x[:n_train], y[:n_train], x[-n_test:], y[-n_test:]
-
 
 def _digits(config: Config, device) -> tuple[dict, dict]:
     """All training sizes x seeds as one batched MLP; each seed shuffles the data its own way."""
@@ -203,6 +201,7 @@ def _digits(config: Config, device) -> tuple[dict, dict]:
         "brier": brier_score(probs, labels),
         **{f"subset_{L}": subset_accuracy(correct, L, config.partitions, config.seed)
            for L in config.subset_lengths},
+        **{f"answer_{k}": v for k, v in answer_tokens(probs, labels, binary_code(10)).items()},
     }
     sizes = np.array(config.train_sizes, dtype=float)
     by_size = lambda v: np.array([[v[i] for i, m in enumerate(members) if m["n"] == n]
@@ -212,6 +211,7 @@ def _digits(config: Config, device) -> tuple[dict, dict]:
                               for j in range(len(sizes))]) for L in config.subset_lengths}
     L = config.subset_length
     head = log_lag(sizes, mean[f"subset_{L}"], mean["cross_entropy"])
+    gap = by_size(per_member["answer_exact_match"] - per_member["answer_product_of_accuracies"])
     history = {"digits_n": torch.tensor(sizes),
                **{f"digits_{name}": torch.tensor(by_size(v)) for name, v in per_member.items()},
                **{f"digits_predicted_subset_{k}": torch.tensor(v) for k, v in predicted.items()}}
@@ -220,6 +220,13 @@ def _digits(config: Config, device) -> tuple[dict, dict]:
         "accuracy_vs_cross_entropy": log_lag(sizes, mean["accuracy"], mean["cross_entropy"]),
         "subset_vs_accuracy": log_lag(sizes, mean[f"subset_{L}"], mean["accuracy"]),
         "subset_vs_brier": log_lag(sizes, mean[f"subset_{L}"], mean["brier"]),
+        "subset_vs_log_cross_entropy": log_lag(sizes, mean[f"subset_{L}"], np.log(mean["cross_entropy"])),
+        "verdict": verdict(sizes, mean[f"subset_{L}"], mean["cross_entropy"]),
+        "answer": {"length": binary_code(10).shape[1], "smallest_gap": float(gap.min()),
+                   "gap": gap.mean(1).tolist(), "smallest_gap_of_the_mean": float(gap.mean(1).min()),
+                   "exact_match_vs_cross_entropy": log_lag(sizes, mean["answer_exact_match"], mean["cross_entropy"]),
+                   "product_vs_cross_entropy": log_lag(sizes, mean["answer_product_of_accuracies"],
+                                                       mean["cross_entropy"])},
         "train_sizes": list(config.train_sizes),
         "mean": {name: v.tolist() for name, v in mean.items()},
         "predicted_subset": {str(k): v.tolist() for k, v in predicted.items()},
@@ -234,8 +241,9 @@ def _digits(config: Config, device) -> tuple[dict, dict]:
 # --- C: skills of the multitask parity runs ----------------------------------------------------
 
 def _skills(config: Config) -> tuple[dict, dict]:
-    """The `top_skills` most frequent skills of every seed of the `skill_width` model; the
-    history keeps the first seed's curves."""
+    """The `top_skills` most frequent skills of every seed of the `skill_width` model over data D,
+    and every skill against model size N at the end of training; the history keeps the first
+    seed's curves over D and every model's over D for the Wei-style picture."""
     scaling = SCALING_LAWS.run(config.scaling_config())
     h, s = scaling.history, scaling.summary
     members = [i for i, m in enumerate(s["members"]) if m["width"] == config.skill_width]
@@ -246,22 +254,37 @@ def _skills(config: Config) -> tuple[dict, dict]:
         aggregate_widths.append(log_width(D, h["loss"][:, i].numpy()))
         for t in range(config.top_skills):      # tasks are numbered by frequency, most frequent first
             rows.append({"seed": s["members"][i]["seed"], "task": t, "probability": s["task_probability"][t],
-                         **log_lag(D, task_acc[:, t], task_loss[:, t]),
+                         **verdict(D, task_acc[:, t], task_loss[:, t]),
+                         "lag_log_loss": log_lag(D, task_acc[:, t], np.log(task_loss[:, t]))["lag"],
                          "w10_90_loss": log_width(D, task_loss[:, t]),
                          "w10_90_accuracy": log_width(D, task_acc[:, t]),
                          "final_accuracy": float(task_acc[-1, t]),
                          "learned": bool(task_acc[-1, t] >= 0.9)})
     first = members[0]
+    # (seeds, widths, tasks) at the last evaluation: every seed's family of model sizes
+    grid = [[[i for i, m in enumerate(s["members"]) if m["width"] == w and m["seed"] == seed][0]
+             for w in s["widths"]] for seed in sorted({m["seed"] for m in s["members"]})]
+    N = np.array(s["N"], dtype=float)
+    by_N = skills_across_scale(N, h["task_accuracy"][-1].numpy()[grid], h["task_loss"][-1].numpy()[grid])
     history = {"skills_D": torch.tensor(D), "skills_task_loss": h["task_loss"][:, first].clone(),
                "skills_task_accuracy": h["task_accuracy"][:, first].clone(),
                "skills_aggregate_loss": h["loss"][:, first].clone(),
-               "skills_task_probability": torch.tensor(s["task_probability"])}
+               "skills_task_probability": torch.tensor(s["task_probability"]),
+               "skills_N": torch.tensor(N), "skills_grid_accuracy": h["task_accuracy"][:, grid].clone(),
+               "skills_grid_loss": h["task_loss"][:, grid].clone()}     # (points, seeds, widths, tasks)
+    verdicts = [r["verdict"] for r in by_N] + [r["log_loss"]["verdict"] for r in by_N]
     return history, {
         "width": config.skill_width, "N": s["members"][first]["N"], "n_seeds": len(members),
         "skills": rows, "lags": [r["lag"] for r in rows], "max_lag": max(r["lag"] for r in rows),
-        "max_w10_90_loss": max(r["w10_90_loss"] for r in rows),
+        "lags_log_loss": [r["lag_log_loss"] for r in rows], "spacing_D": log_spacing(D),
+        "resolution_at_x50": min(r["resolution"] for r in rows),
+        "max_w10_90_loss": max(r["w10_90_loss"] for r in rows), "exponential_w10_90": EXPONENTIAL_W10_90,
         "aggregate_w10_90": min(aggregate_widths), "aggregate_w10_90_per_seed": aggregate_widths,
         "tasks_learned": int((h["task_accuracy"][-1, first] >= 0.9).sum()),
+        "by_N": {"N": N.tolist(), "spacing": log_spacing(N), "skills": by_N, "n_skills": len(by_N),
+                 "genuine_share": verdicts.count("genuine") / max(1, len(verdicts)),
+                 "max_lag": max((r["lag"] for r in by_N), default=None),
+                 "verdict": max(set(verdicts), key=verdicts.count) if verdicts else None},
         "scaling_from_cache": scaling.from_cache,
     }
 

@@ -125,3 +125,61 @@ def plot_compare(run: Run):
                title=f"{title}\nlag {gap:+.2f} decades")
         ax.legend(fontsize=7)
     return fig
+
+
+def plot_answer(run: Run):
+    """Panel B, the tokens of one answer: the digit's 4-bit code scored token by token, its exact
+    match against the product of the per-token accuracies (what independent errors would give)."""
+    h, s = run.history, run.summary["digits"]["answer"]
+    n = h["digits_n"].numpy()
+    mean = lambda name: h[f"digits_{name}"].numpy().mean(1)
+    fig, (ax, ax_gap) = plt.subplots(1, 2, figsize=(11, 3.8))
+    ax.plot(n, mean("accuracy"), "o-", color="#E69F00", label="digit accuracy (one token)")
+    ax.plot(n, mean("answer_exact_match"), "s-", color="#D55E00", label=f"exact match of the {s['length']}-bit code")
+    ax.plot(n, mean("answer_product_of_accuracies"), "--", color="#0072B2",
+            label="product of the per-bit accuracies (independent errors)")
+    ax.plot(n, mean("answer_mean_token_accuracy"), ":", color="#009E73", label="mean per-bit accuracy")
+    ax.set(xscale="log", xlabel="training images n", ylabel="score on the test images",
+           title="one answer of several tokens")
+    ax.legend(fontsize=7)
+    gap = h["digits_answer_exact_match"].numpy() - h["digits_answer_product_of_accuracies"].numpy()
+    for j in range(gap.shape[1]):
+        ax_gap.plot(n, gap[:, j], "o", color="#D55E00", alpha=0.5, ms=4, label="one seed" if j == 0 else None)
+    ax_gap.plot(n, gap.mean(1), "-", color="#D55E00", label="mean over seeds")
+    ax_gap.axhline(0, color="grey", lw=0.8)
+    ax_gap.set(xscale="log", xlabel="training images n", ylabel="exact match - product of accuracies",
+               title="errors shared by the tokens of one answer")
+    ax_gap.legend(fontsize=7)
+    return fig
+
+
+def plot_skills_vs_scale(run: Run, n_skills: int = 4):
+    """Panel C against scale, Wei et al.'s Figure 2 from our own models.  Top: a skill's accuracy
+    against training compute C = 6 N D, one line per model size over training, its last
+    evaluation a dot.  Bottom: the first seed's accuracy and loss at the end against N, each
+    normalised to its own change, with the rule's verdict."""
+    h, c = run.history, run.summary["skills"]
+    N, D = h["skills_N"].numpy(), h["skills_D"].numpy()
+    acc, loss = h["skills_grid_accuracy"].numpy(), h["skills_grid_loss"].numpy()   # (points, seeds, widths, tasks)
+    rows = [r for r in c["by_N"]["skills"] if r["seed_index"] == 0][:n_skills]
+    fig, axes = plt.subplots(2, max(1, len(rows)), figsize=(3 * max(1, len(rows)), 6), squeeze=False)
+    colors = plt.cm.viridis(np.linspace(0.05, 0.9, len(N)))
+    for col, r in enumerate(rows):
+        t, top, bottom = r["task"], axes[0, col], axes[1, col]
+        for w, color in enumerate(colors):
+            top.plot(6 * N[w] * D, acc[:, 0, w, t], color=color, lw=1, alpha=0.7,
+                     label=f"N = {N[w]:,.0f}" if col == 0 else None)
+            top.plot(6 * N[w] * D[-1], acc[-1, 0, w, t], "o", color=color)
+        top.set(xscale="log", ylim=(0.4, 1.02), xlabel="training compute C = 6ND", title=f"skill {t + 1}")
+        bottom.plot(N, _normalised(acc[-1, 0, :, t]), "o-", color="#D55E00", label="accuracy")
+        bottom.plot(N, _normalised(loss[-1, 0, :, t]), "s-", color="#009E73", label="loss")
+        bottom.set_xscale("log")
+        bottom.set_xticks(N, [f"{n:,.0f}" for n in N], rotation=45, fontsize=7)
+        bottom.minorticks_off()
+        bottom.set(xlabel="model size N (end of training)",
+                   title=f"lag {r['lag']:+.2f} dec (grid {r['resolution']:.2f}): {r['verdict']}")
+    axes[0, 0].set_ylabel("accuracy of the skill")
+    axes[1, 0].set_ylabel("fraction of total change")
+    axes[0, 0].legend(fontsize=6)
+    axes[1, 0].legend(fontsize=7)
+    return fig

@@ -87,3 +87,71 @@ def log_width(scale, values) -> float:
     x = np.log10(np.asarray(scale, dtype=float))
     fine = np.linspace(x[0], x[-1], FINE)
     return w10_90(fine, np.interp(fine, x, values))
+
+
+# --- yardsticks ------------------------------------------------------------------------------
+
+# The 10-90 % width of a plain exponential relaxation 1 - exp(-t / tau) on a log10 t axis:
+# t10 = tau ln(10/9), t90 = tau ln 10, so w10-90 = log10(ln 10 / ln(10/9)) ~ 1.34 decades, whatever
+# tau is.  A curve on a log axis that is no narrower than this is no sharper than an exponential.
+EXPONENTIAL_W10_90 = float(np.log10(np.log(10) / np.log(10 / 9)))
+
+
+def log_spacing(scale, at: float | None = None) -> float:
+    """Distance in decades between measured scales: the largest one, or with `at` (a log10
+    scale) that of the two measured scales around it, the finest lag the grid can resolve there."""
+    x = np.log10(np.asarray(scale, dtype=float))
+    if at is None or not np.isfinite(at):
+        return float(np.diff(x).max())
+    i = int(np.clip(np.searchsorted(x, at), 1, len(x) - 1))
+    return float(x[i] - x[i - 1])
+
+
+def verdict(scale, discrete, continuous, sharp: float = EXPONENTIAL_W10_90) -> dict:
+    """The chapter's rule, on a log scale axis: 'mirage' when the continuous metric completes half
+    its change more than one measured spacing before the discrete one (lag > resolution);
+    otherwise 'genuine' when the continuous metric is itself sharp (w10-90 below `sharp`, by
+    default a plain exponential's), and 'smooth' when it is not (nothing abrupt to explain)."""
+    timing = log_lag(scale, discrete, continuous)
+    resolution = log_spacing(scale, timing["x50_discrete"])
+    width = log_width(scale, continuous)
+    name = "mirage" if timing["lag"] > resolution else "genuine" if width <= sharp else "smooth"
+    return {**timing, "resolution": resolution, "w10_90_continuous": width, "verdict": name}
+
+
+# --- one answer of several tokens --------------------------------------------------------------
+
+def answer_tokens(probs: np.ndarray, labels: np.ndarray, code: np.ndarray) -> dict:
+    """Score a classifier's outputs as a multi-token answer: class k is written as the tokens
+    code[k] (K, L) of 0/1, and token j's probability of being 1 is the summed probability of the
+    classes whose code has a 1 there.  probs (..., M, K), labels (..., M) -> per member (...):
+
+    exact_match: the fraction of items with every token right (each token decided on its own);
+    token_accuracy (..., L) and its mean; product_of_accuracies: prod_j acc_j, what exact match
+    would be if the tokens' errors were independent; joint_probability: mean of the model's
+    probability of the whole right answer; product_of_probabilities: mean over items of
+    prod_j p_j, the product of the per-token probabilities of the right tokens."""
+    p_one = probs @ code                                           # (..., M, L)
+    target = code[labels]                                          # (..., M, L)
+    p_right = np.where(target == 1, p_one, 1 - p_one)
+    right = p_right > 0.5
+    token_accuracy = right.mean(-2)
+    return {"exact_match": right.all(-1).mean(-1), "token_accuracy": token_accuracy,
+            "mean_token_accuracy": token_accuracy.mean(-1),
+            "product_of_accuracies": token_accuracy.prod(-1),
+            "joint_probability": np.take_along_axis(probs, labels[..., None], -1)[..., 0].mean(-1),
+            "product_of_probabilities": p_right.prod(-1).mean(-1)}
+
+
+def skills_across_scale(scale, accuracy, loss, below: float = 0.75, learned: float = 0.9) -> list[dict]:
+    """Per-skill curves across model sizes (Wei et al.'s picture on our own models): accuracy and
+    loss (seeds, sizes, skills) at the end of training.  A skill counts when its transition lies
+    inside the measured sizes: the smallest model's accuracy below `below` (nearer chance, 0.5,
+    than mastery) and the largest's at least `learned`.  Each such (seed, skill) gets the rule's
+    verdict on loss and on log loss as the continuous metric."""
+    rows = []
+    for s, t in zip(*np.nonzero((accuracy[:, 0] < below) & (accuracy[:, -1] >= learned))):
+        acc, ce = accuracy[s, :, t], loss[s, :, t]
+        rows.append({"seed_index": int(s), "task": int(t), **verdict(scale, acc, ce),
+                     "log_loss": verdict(scale, acc, np.log(ce)), "accuracy": acc.tolist()})
+    return rows
