@@ -1,14 +1,18 @@
 """Sparse parity: the task, the models, the movement measure, and the chapter's acceptance
 criteria on the `fast` run (cached, shared with the book build and nbval)."""
 
+import itertools
 import math
 
+import numpy as np
 import pytest
 import torch
 
-from acceptance import chapter_run, check
+from acceptance import chapter_run, check, fast, ratio
 from emergence.experiments import ConfigError, sparse_parity
 from emergence.measures import coordinate_movement
+from emergence.measures.parity import (censored_line_fit, decoy_ratios, fourier_gap_scaling, kaplan_meier_median,
+                                       power_or_exponential, sin_correlation_gradient, top_k_is_support_step)
 from emergence.models import SinNeuron, TwoLayerMLP
 from emergence.tasks.sparse_parity import ParityProblems, secret_support
 
@@ -67,6 +71,72 @@ def test_coordinate_movement():
     assert out["movement_max"].item() == 2.0 and out["movement_max_is_relevant"].item() == 1.0
 
 
+def test_decoys_are_irrelevant_inputs_scored_like_the_support():
+    movement = np.ones((3, 10))
+    movement[:, [0, 1]] = 5.0                          # the support moved 5x
+    movement[:, 2] = 3.0                               # one irrelevant input ran ahead
+    support = np.arange(10) < 2
+    ratios = decoy_ratios(movement, support, 200, np.random.default_rng(0))
+    assert ratios.shape == (200, 3)
+    # k = 2 of the 8 irrelevant inputs; with input 2: mean 2 over the other six's mean 1; without
+    # it: mean 1 over (3 + 5) / 6.  The support itself never enters.
+    assert set(np.round(ratios[:, 0], 6)) == {2.0, 0.75}
+    with pytest.raises(ValueError, match="too few"):
+        decoy_ratios(movement[:, :3], support[:3], 10, np.random.default_rng(0))
+
+
+def test_top_k_step_needs_the_support_from_then_on():
+    steps = np.array([0, 10, 20, 30, 40])
+    support = np.array([True, True, False, False])
+    movement = np.array([[0, 0, 1, 2], [2, 3, 1, 0], [1, 3, 2, 0], [3, 4, 1, 0], [5, 4, 1, 0]], dtype=float)
+    assert top_k_is_support_step(steps, movement, support) == 30      # S at step 10, lost at 20, then held
+    assert top_k_is_support_step(steps, movement[:4][::-1], support) is None   # not S at the end
+
+
+def test_censored_fit_recovers_a_line_that_dropping_unsolved_runs_bends():
+    rng = np.random.default_rng(1)
+    n = np.repeat(np.arange(10, 110, 10), 30).astype(float)
+    log_t = 2.0 + 1.5 * np.log(n) + rng.normal(0, 0.5, len(n))
+    budget = np.quantile(log_t, 0.8)
+    censored = log_t > budget
+    fit = censored_line_fit(np.log(n), np.minimum(log_t, budget), censored)
+    dropped = np.polyfit(np.log(n[~censored]), log_t[~censored], 1)[0]
+    assert abs(fit["slope"] - 1.5) < 0.15 < abs(dropped - 1.5)
+    assert censored_line_fit([1, 2], [0.0, 1.0], [False, False])["slope"] is None
+
+
+@pytest.mark.parametrize("truth", ["power", "exponential"])
+def test_the_growth_law_the_data_prefer(truth):
+    rng = np.random.default_rng(2)
+    n = np.repeat([10, 20, 40, 80, 160], 8).astype(float)
+    log_t = (2 * np.log(n) if truth == "power" else 0.03 * n) + rng.normal(0, 0.1, len(n))
+    assert power_or_exponential(n, np.exp(log_t), np.zeros(len(n), bool))["preferred"] == truth
+
+
+def test_kaplan_meier_median_counts_unsolved_runs():
+    assert kaplan_meier_median([1, 2, 3, 4, 5], [0, 0, 0, 1, 1]) == 3.0
+    assert kaplan_meier_median([1, 2, 3, 4, 5], [0, 0, 1, 1, 1]) is None   # half never seen solving
+    assert kaplan_meier_median([4, 1, 2], [0, 0, 0]) == 2.0
+
+
+@pytest.mark.parametrize("b", [0.0, 0.7])
+def test_the_sin_neurons_population_gradient_is_exact(b):
+    n, support = 8, np.isin(np.arange(8), [1, 4, 6])
+    x = torch.tensor(list(itertools.product([-1.0, 1.0], repeat=n)), dtype=torch.float64)   # all 2^n inputs
+    w = torch.tensor(np.random.default_rng(3).normal(0, 0.7, n), requires_grad=True)
+    (x[:, torch.from_numpy(support)].prod(-1) * torch.sin(x @ w + b)).mean().backward()
+    np.testing.assert_allclose(sin_correlation_gradient(w.detach().numpy(), support, b), w.grad.numpy(), atol=1e-12)
+
+
+def test_the_fourier_gap_scales_as_derived():
+    # relevant weights' gradient ~ |w|^(k-1) ~ n^(-(k-1)/2), irrelevant ~ n^(-(k+1)/2)
+    for k, row in fourier_gap_scaling((25, 50, 100, 200, 400), (1, 3, 5), draws=400, seed=0).items():
+        assert row["slope_relevant"] == pytest.approx(-(int(k) - 1) / 2, abs=0.1)
+        assert row["slope_irrelevant"] == pytest.approx(-(int(k) + 1) / 2, abs=0.1)
+    with pytest.raises(ValueError, match="k=2"):
+        fourier_gap_scaling((25,), (2,))
+
+
 def test_bad_settings():
     with pytest.raises(ConfigError, match="n=45"):
         sparse_parity.Config.preset("fast", n=45)
@@ -112,6 +182,52 @@ def test_relevant_weights_move_ahead_on_the_plateau(run):
               ">", 0, seed=seed["seed"])
 
 
+def test_the_movement_ratio_beats_random_decoys(run):
+    # the same ratio for 1000 random subsets of k irrelevant inputs, over the same plateau: the
+    # secret inputs' largest ratio must clear the decoys' 95th percentile, here at least twice over
+    for seed in run.summary["seeds"]:
+        check("relevant ratio on the plateau / the decoys' 95th percentile", ratio(
+            seed["movement_ratio_on_plateau"], seed.get("decoy_ratio_on_plateau_p95")), ">=", 2, seed=seed["seed"])
+
+
+def test_the_most_moved_inputs_name_the_support_before_the_plateau_ends(run):
+    # oracle-free: rank the inputs by movement; S only scores the ranking
+    leads = [seed["top_k_lead_over_plateau_end"] for seed in run.summary["seeds"]]
+    median = None if None in leads else float(np.median(leads))
+    check("median lead of 'top-k moved = S for good' over the plateau's end (steps)", median, ">", 0,
+          seed=_seeds(run))
+
+
+@pytest.fixture(scope="module")
+def sin_run(run):
+    """The notebook's sin neuron: the headline problem and seeds, evaluated every 5 steps."""
+    s = run.summary
+    return sparse_parity.run(fast(sparse_parity.Config, model="sin", n=s["n"], k=s["k"], n_values=(s["n"],),
+                                  k_values=(s["k"],), eval_every=5))
+
+
+def test_the_sin_neuron_plateaus_then_solves(sin_run):
+    seeds = sin_run.summary["seeds"]
+    for seed in seeds:
+        solved = None if seed["steps_to_solve"] is None else 1
+        check("sin neuron: solved within the step budget", solved, ">=", 1, seed=seed["seed"])
+        check("sin neuron: plateau fraction of the time to solve", seed["plateau_fraction"], ">=", 0.5,
+              seed=seed["seed"])
+        check("sin neuron: relevant ratio on the plateau / the decoys' 95th percentile", ratio(
+            seed["movement_ratio_on_plateau"], seed.get("decoy_ratio_on_plateau_p95")), ">=", 1.2, seed=seed["seed"])
+    fractions = [seed["plateau_fraction"] for seed in seeds]
+    check("sin neuron: median plateau fraction", None if None in fractions else float(np.median(fractions)),
+          ">=", 0.7, seed=[seed["seed"] for seed in seeds])
+
+
+def test_the_fourier_gap_in_the_summary(run):
+    for k, row in run.summary["fourier_gap"].items():
+        check(f"|slope of the relevant gradient vs n + (k-1)/2|, k={k}",
+              abs(row["slope_relevant"] + (int(k) - 1) / 2), "<=", 0.1, seed="deterministic")
+        check(f"|slope of the irrelevant gradient vs n + (k+1)/2|, k={k}",
+              abs(row["slope_irrelevant"] + (int(k) + 1) / 2), "<=", 0.1, seed="deterministic")
+
+
 def test_k3_takes_at_least_three_times_k2(run):
     s = run.summary
     check("median steps to solve, k=3 / k=2", s["k_ratio"]["3/2"][str(s["n"])], ">=", 3, seed=_seeds(run))
@@ -123,6 +239,10 @@ def test_scaling_grid_and_slope(run):
     check("unsolved runs on the k=3 grid", sum(row["unsolved"].values()), "<=", 0, seed=_seeds(run))
     lower = None if row["slope_std"] is None else row["slope"] - 2 * row["slope_std"]
     check("log-log slope of steps vs n (k=3) minus 2 standard errors", lower, ">", 0, seed=_seeds(run))
+    # n^c against e^{cn}, both fitted with unsolved runs censored: the chapter says the power law fits better
+    for k, row in run.summary["scaling"].items():
+        check(f"log-likelihood of the power-law fit minus the exponential's (k={k})", row["log_likelihood_ratio"],
+              ">=", 5, seed=_seeds(run))
 
 
 def test_the_raw_infinity_norm_is_set_by_irrelevant_inputs_early_on(run):

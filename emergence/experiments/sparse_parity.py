@@ -5,7 +5,9 @@
 k in `k_values` x `n_seeds` seeds (each seed draws its own secret support S and its own
 initialisation).  Data is online: a fresh batch every step.  Every `eval_every` steps it
 logs test accuracy and hinge loss, the correlation of the output with the parity, and how far
-the first-layer weights of the relevant and irrelevant inputs have moved.  Training stops
+the first-layer weights of each input have moved; the summary reads that movement against
+random decoy subsets of irrelevant inputs, and fits power laws and exponentials in n to the
+times to solve, with unsolved runs censored.  Training stops
 when every member has solved its problem (test accuracy >= 99 %) or at `max_steps`.
 The headline run is the first seed at (n, k).
 """
@@ -21,6 +23,7 @@ import torch
 from emergence.config import ExperimentConfig, require, require_int, require_number
 from emergence.experiments.base import Experiment, Run
 from emergence.measures import coordinate_movement, first_crossing, x50
+from emergence.measures.parity import censored_scaling, fourier_gap_scaling, input_movement, progress_against_chance
 from emergence.models import SinNeuron, TwoLayerMLP
 from emergence.tasks.sparse_parity import ParityProblems
 from emergence.train import train
@@ -28,6 +31,8 @@ from emergence.train import train
 NAME = "sparse_parity"
 SOLVED = 0.99          # test accuracy that counts as solved
 PLATEAU_ERROR = 0.45   # test error at or above this is "still on the plateau"
+FOURIER_GAP_N = (25, 50, 100, 200, 400)
+DECOYS = 1000          # random subsets of k irrelevant inputs: the movement ratio's null band
 
 
 @dataclass(frozen=True)
@@ -37,7 +42,7 @@ class Config(ExperimentConfig):
     model: str = "mlp"                        # 'mlp' (2-layer ReLU) or 'sin' (one sin neuron)
     n: int = 50                               # headline problem: n inputs ...
     k: int = 3                                # ... of which k are relevant
-    n_values: tuple[int, ...] = (20, 30, 40, 50)   # the scaling grid (must contain n)
+    n_values: tuple[int, ...] = (10, 20, 30, 40, 50)   # the scaling grid (must contain n)
     k_values: tuple[int, ...] = (2, 3)             # (must contain k)
     n_seeds: int = 4                          # seeds per (n, k)
     seed: int = 0
@@ -51,7 +56,7 @@ class Config(ExperimentConfig):
     PRESETS = {
         "fast": {},
         # Barak et al.'s MLP setting on a wider grid, 8 seeds each, lr 0.1.
-        "full": dict(n_values=(20, 30, 40, 50, 60, 80, 100), k_values=(2, 3, 4), n_seeds=8,
+        "full": dict(n_values=(10, 20, 30, 40, 50, 60, 80, 100), k_values=(2, 3, 4), n_seeds=8,
                      lr=0.1, max_steps=200000, test_size=8192, eval_every=100),
     }
 
@@ -112,6 +117,7 @@ def _train_and_measure(config: Config, device: torch.device) -> Run:
             "test_loss": hinge(output, y_test),
             "parity_correlation": (output * y_test).mean(-1),    # f-hat(S) = E[f(x) chi_S(x)]
             **coordinate_movement(m.input_weights(), start_weights, problems.support, problems.active),
+            "movement_per_input": input_movement(m.input_weights(), start_weights, problems.active),  # (E, n_max)
         }
 
     def all_solved(latest):
@@ -130,7 +136,7 @@ def _train_and_measure(config: Config, device: torch.device) -> Run:
     return Run(NAME, config.to_dict(), summary, history, {})
 
 
-def _member_events(steps: np.ndarray, h: dict, i: int) -> dict:
+def _member_events(steps: np.ndarray, h: dict, i: int, member: dict) -> dict:
     acc = h["test_acc"][:, i].numpy()
     solved = first_crossing(steps, acc, SOLVED)
     ratio = (h["movement_relevant"][:, i] / h["movement_irrelevant"][:, i].clamp_min(1e-12)).numpy()
@@ -146,7 +152,11 @@ def _member_events(steps: np.ndarray, h: dict, i: int) -> dict:
     # Where the raw ||W - W0||_inf sits (on a relevant input or not), per half of the plateau.
     top_relevant = h["movement_max_is_relevant"][:, i].numpy()
     halves = np.array_split(np.nonzero(plateau)[0], 2)
+    movement = h["movement_per_input"].reshape(len(steps), len(h["support"]), -1)[:, i, :member["n"]].numpy()
+    chance = progress_against_chance(steps, movement, h["support"][i, :member["n"]].numpy(), plateau, DECOYS,
+                                     member["seed"])
     return {
+        **chance,   # the ratio's null band over decoys, and when the top-k moved inputs became S
         "steps_to_solve": None if solved is None else int(solved),
         "plateau_end": None if plateau_end is None else int(plateau_end),
         "plateau_fraction": None if solved is None or plateau_end is None else plateau_end / solved,
@@ -159,6 +169,8 @@ def _member_events(steps: np.ndarray, h: dict, i: int) -> dict:
         else int(plateau_end - detected),
         "max_on_relevant_first_half": float(top_relevant[halves[0]].mean()) if len(halves[0]) else None,
         "max_on_relevant_second_half": float(top_relevant[halves[1]].mean()) if len(halves[1]) else None,
+        "top_k_lead_over_plateau_end": None if chance["top_k_is_support_step"] is None or plateau_end is None
+        else int(plateau_end - chance["top_k_is_support_step"]),
     }
 
 
@@ -166,9 +178,10 @@ def _fit_slope(n_values, steps) -> float:
     return float(np.polyfit(np.log(n_values), np.log(steps), 1)[0])
 
 
-def _scaling(config: Config, members: list[dict], events: list[dict]) -> dict:
-    """Steps-to-solve against n for each k: medians, a pooled log-log slope, and its spread
-    over 1000 bootstrap resamples of the runs at each n."""
+def _scaling(config: Config, members: list[dict], events: list[dict], stopped_at: int) -> dict:
+    """Steps-to-solve against n for each k: medians, a pooled log-log slope of the solved runs and
+    its spread over 1000 bootstrap resamples of the runs at each n; and power-law against
+    exponential fits of every run, the unsolved ones censored at `stopped_at`."""
     out = {}
     rng = np.random.default_rng(0)
     for k in config.k_values:
@@ -193,6 +206,7 @@ def _scaling(config: Config, members: list[dict], events: list[dict]) -> dict:
             "unsolved": {str(n): unsolved[n] for n in config.n_values},
             "slope": slope,
             "slope_std": spread,   # bootstrap standard deviation
+            **censored_scaling(per_n, unsolved, stopped_at),   # "power", "exponential", "km_median", ...
         }
     return out
 
@@ -209,7 +223,7 @@ def _k_ratios(config: Config, scaling: dict) -> dict:
 
 def _summarize(config: Config, members, history, seconds) -> dict:
     steps = history["step"].numpy()
-    events = [_member_events(steps, history, i) for i in range(len(members))]
+    events = [_member_events(steps, history, i, m) for i, m in enumerate(members)]
     head = events[0]
     acc = history["test_acc"][:, 0].numpy()
     measures = {name: x50(steps, history[name][:, 0].numpy())
@@ -219,7 +233,7 @@ def _summarize(config: Config, members, history, seconds) -> dict:
         measures["movement_relevant_log"] = x50(steps[1:], np.log(relevant[1:].clip(1e-12)))
     measures["movement_ratio"] = x50(steps, relevant / history["movement_irrelevant"][:, 0].numpy().clip(1e-12))
     acc_x50 = x50(steps, acc)
-    scaling = _scaling(config, members, events)
+    scaling = _scaling(config, members, events, int(steps[-1]))
     headline_seeds = [dict(seed=m["seed"], **e) for m, e in zip(members, events)
                       if (m["n"], m["k"]) == (config.n, config.k)]
     return {
@@ -231,6 +245,7 @@ def _summarize(config: Config, members, history, seconds) -> dict:
         "lag": {name: acc_x50 - value for name, value in measures.items()},
         "scaling": scaling,
         "k_ratio": _k_ratios(config, scaling),
+        "fourier_gap": fourier_gap_scaling(FOURIER_GAP_N, (1, 3, 5)),   # the sin neuron at initialisation
         "steps_trained": int(steps[-1]),
         "members": members,
         "n_models": len(members),
