@@ -182,8 +182,8 @@ def test_the_rule_calls_panels_a_and_b_mirages(run):
 
 def test_the_rule_calls_the_skills_genuine_over_data_and_over_model_size(run):
     c, seeds = run.summary["skills"], _scaling_seeds(run)
-    check("skills over D: largest lag - evaluation spacing at x50 (decades; <= 0 = not a mirage)",
-          max(r["lag"] - r["resolution"] for r in c["skills"]), "<=", 0, seed=seeds)
+    check("skills over D: largest lag - evaluation spacing at x50, loss and log loss (decades; <= 0 = not a mirage)",
+          max(max(r["lag"], r["lag_log_loss"]) - r["resolution"] for r in c["skills"]), "<=", 0, seed=seeds)
     check("skills over D: widest skill loss 10-90 % / an exponential's (1.34 decades)",
           c["max_w10_90_loss"] / c["exponential_w10_90"], "<", 1, seed=seeds)
     n = c["by_N"]
