@@ -12,6 +12,9 @@ from emergence.measures.saxe import balanced_initial_strength, saxe_half_time, s
 from emergence.measures import first_crossing
 from emergence.measures.kernels import (empirical_ntk, ensemble_ntk, kernel_alignment, kernel_norm,
                                         kernel_regression, prediction_agreement)
+from emergence.measures.silent_alignment import (crossover_sigma, fraction_rise_time, kernel_spectrum,
+                                                 linear_reference_kernel, reference_alignment, task_direction,
+                                                 task_power, unit_cosines)
 from emergence.models import DeepLinear, HomogeneousMLP
 from emergence.tasks.whitened import digits_pair, gaussian_teacher, saxe_teacher
 
@@ -36,6 +39,11 @@ def test_ntk_equals_the_closed_form_of_the_relu_mlp():
     for e in range(2):
         expected = relu_mlp_ntk_closed_form(model.W[e].detach(), model.a[e].detach(), x1, x2)
         torch.testing.assert_close(kernels[e], expected, rtol=1e-12, atol=1e-12)
+    # the model's own closed form, which the experiment uses, against the per-example Jacobians
+    torch.testing.assert_close(model.tangent_kernel(x1, x2), kernels, rtol=1e-12, atol=1e-12)
+    per_member = torch.stack([x1, 2 * x1])
+    torch.testing.assert_close(model.tangent_kernel(per_member),
+                               ensemble_ntk(model, per_member, per_member_inputs=True), rtol=1e-12, atol=1e-12)
 
 
 def autograd_jacobian(model, x, member):
@@ -103,6 +111,65 @@ def test_prediction_agreement():
     half = prediction_agreement(ref, ref / 2)
     assert half["relative_error"] == pytest.approx(0.5)
     assert half["r2"] == pytest.approx(1 - 1.5 / 5)      # sum (ref / 2)^2 over sum (ref - mean)^2
+
+
+# --- the mechanism: spectrum, directions, the linear reference -------------------------------
+
+
+def test_kernel_spectrum_of_a_centred_rank_one_kernel_plus_noise():
+    gen = torch.Generator().manual_seed(0)
+    y = torch.tensor([1.0, -1.0] * 10, dtype=torch.float64)
+    noise = torch.randn(20, 20, generator=gen, dtype=torch.float64) * 0.01
+    kernel = torch.outer(y, y) + 5.0 + noise @ noise.T                 # a constant mode on top
+    values, overlaps = kernel_spectrum(kernel, y, k=3)
+    assert values.shape == overlaps.shape == (3,)
+    assert values[0].item() > 0.99 and overlaps[0].item() == pytest.approx(1.0, abs=1e-3)
+    assert values[1] <= values[0] and overlaps[1:].sum().item() < 1e-3   # the constant is gone
+    stacked, _ = kernel_spectrum(torch.stack([kernel, 2 * kernel]), y, k=2)
+    torch.testing.assert_close(stacked[0], stacked[1])                  # fractions: scale-free
+
+
+def test_unit_directions_against_the_task():
+    beta = torch.tensor([3.0, 0.0, 0.0], dtype=torch.float64)
+    W = torch.tensor([[1.0, 0.0, -2.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]], dtype=torch.float64)  # (d, width)
+    torch.testing.assert_close(unit_cosines(W, beta), torch.tensor([1.0, 0.0, 1.0], dtype=torch.float64))
+    assert task_power(W, beta).item() == pytest.approx(5 / 6)          # (1 + 4) / (1 + 1 + 4)
+    random = torch.randn(4, 50, 4000, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    assert task_power(random, beta.new_ones(50)).mean().item() == pytest.approx(1 / 50, rel=0.05)
+
+
+def test_linear_reference_alignment_closed_form_on_whitened_data():
+    """On whitened inputs (X^T X = P I) and labels +-1, A(K_ref, yy^T) = 2 |beta|^2 / sqrt(d + 3)."""
+    data = gaussian_teacher(dim=8, n_train=200, n_test=10, seed=0)
+    x, y = data.x_train, torch.sign(data.y_train)
+    beta = task_direction(x, y)
+    torch.testing.assert_close(beta, x.T @ y / len(y))
+    assert reference_alignment(x, y) == pytest.approx(2 * beta.norm().item() ** 2 / (8 + 3) ** 0.5, rel=1e-10)
+
+
+def test_a_linear_network_from_a_small_init_ends_with_the_reference_kernel():
+    """The reference is the kernel a two-layer linear network actually learns: train one from a
+    small init to convergence and compare its tangent kernel's alignment with the formula's."""
+    data = gaussian_teacher(dim=6, n_train=60, n_test=10, seed=1, teacher="linear")
+    x, y = data.x_train, data.y_train
+    model = DeepLinear([6, 40, 1], seeds=[0], init_scales=[1e-4], dtype=torch.float64)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    for _ in range(3000):
+        optimizer.zero_grad()
+        (0.5 * ((model(x)[0, :, 0] - y) ** 2).mean()).backward()
+        optimizer.step()
+    learned = ensemble_ntk(model, x)[0]
+    assert kernel_alignment(learned, y).item() == pytest.approx(reference_alignment(x, y), rel=0.02)
+    reference = linear_reference_kernel(x, y)
+    assert (learned / learned.norm() - reference / reference.norm()).norm().item() < 0.05
+
+
+def test_rise_time_and_crossover():
+    steps, values = np.array([0, 10, 20, 30]), np.array([0.0, 0.5, 1.0, 0.8])
+    assert fraction_rise_time(steps, values, 0.5) == pytest.approx(10.0)
+    assert fraction_rise_time(steps, np.array([1.0, 0.9, 0.8, 0.5]), 0.5) is None   # never rises
+    assert crossover_sigma([1e-2, 1e-1, 1.0], [100.0, 4.0, 1.0]) == pytest.approx(10 ** -0.5)
+    assert crossover_sigma([1e-2, 1e-1], [100.0, 4.0]) is None
 
 
 # --- data and models --------------------------------------------------------------------------
@@ -219,6 +286,8 @@ def test_bad_settings():
         silent_alignment.Config.preset("fast", dataset="mnist")
     with pytest.raises(ConfigError, match="positive"):
         silent_alignment.Config.preset("fast", positive=(1,))
+    with pytest.raises(ConfigError, match="sweep_sigmas"):
+        silent_alignment.Config.preset("fast", sweep_sigmas=(0.3, -1.0))
 
 
 def test_a_tiny_run_measures_and_plots(cache_root):
@@ -230,20 +299,24 @@ def test_a_tiny_run_measures_and_plots(cache_root):
         "fast", dataset="gaussian", gaussian_dim=6, n_train=40, n_test=12, width=16, steps=120,
         log_every=10, kernel_points=12, sigmas=(1e-2, 1e-3), sigma=1e-3, saxe_dims=(4, 6, 3),
         saxe_singular_values=(2.0, 1.0), saxe_points=32, saxe_steps=100, saxe_seeds=2, n_seeds=2,
-        device="cpu")
+        sweep_sigmas=(0.3,), device="cpu")
     run = silent_alignment.run(config)
     s = run.summary
-    assert len(s["runs"]) == 8 and [r["seed"] for r in s["runs"]] == [0] * 4 + [1] * 4
+    assert len(s["runs"]) == 10 and [r["seed"] for r in s["runs"]] == [0] * 5 + [1] * 5
+    diagram = s["phase_diagram"][0]
+    assert diagram["sigma"] == [1e-3, 1e-2, 0.3, 1.0] and diagram["lr"] == [0.05, 0.05, 0.05, 0.02]
+    assert len(s["phase_diagram"]) == 2 and run.history["kernel_spectrum"].shape[1:] == (10, 5)
     assert s["control"]["inputs"] == "anisotropic" and s["control"]["seed"] == 0
     assert [row["r2"] for row in s["init_scaling"]] == [None, None]   # two sigmas: no fit claimed
-    assert run.history["alignment"].shape == (len(run.history["kernel_step"]), 8)
-    assert run.history["test_network"].shape == (8, 12)
+    assert run.history["alignment"].shape == (len(run.history["kernel_step"]), 10)
+    assert run.history["test_network"].shape == (10, 12)
     # the second seed's first member is a model of its own: not a copy of the first seed's
-    assert not torch.equal(run.history["train_loss"][:, 0], run.history["train_loss"][:, 4])
+    assert not torch.equal(run.history["train_loss"][:, 0], run.history["train_loss"][:, 5])
     assert silent_alignment.run(config).from_cache
     for plot in (figures.silent_alignment.plot_dynamics, figures.silent_alignment.plot_init_scaling,
                  figures.silent_alignment.plot_kernel_predictions,
-                 figures.silent_alignment.plot_kernel_snapshots, figures.silent_alignment.plot_saxe):
+                 figures.silent_alignment.plot_kernel_snapshots, figures.silent_alignment.plot_saxe,
+                 figures.silent_alignment.plot_mechanism, figures.silent_alignment.plot_phase_diagram):
         plt.close(plot(run))
 
 
@@ -293,6 +366,68 @@ def test_loss_waits_log_one_over_sigma_while_alignment_does_not(run):
               None if measured_over_predicted is None else abs(measured_over_predicted - 1), "<=", 0.15,
               seed=row["seed"])
         check("relative spread of the alignment time over σ", row["t_align_spread"], "<", 0.2, seed=row["seed"])
+
+
+def test_phase_one_turns_the_kernels_eigenvectors_then_the_weights(run):
+    for r in small_init_runs(run):
+        name, overlap, cosine = f"σ={r['sigma']:g}", r["top_eigenvector_overlap"], r["cosine_median"]
+        # the centred kernel's top eigenvector carries none of the labels at init and most of them at
+        # t_align, while the loss has not moved (test_silent_phase)
+        check(f"{name}: labels along the top eigenvector at init, (v1.y)^2/|y|^2", overlap["initial"], "<=", 0.2,
+              seed=r["seed"])
+        check(f"{name}: labels along the top eigenvector at t_align", overlap["at_align"], ">=", 0.5, seed=r["seed"])
+        # the input weights turn later: barely at t_align, half-way while the loss is still flat, and
+        # most units point along +-beta by the time the loss is half-way down
+        check(f"{name}: median |cos(w_i, beta)| at t_align", cosine["at_align"], "<=", 0.4, seed=r["seed"])
+        check(f"{name}: loss when the task power is half-way up / initial loss", r["loss_at_weights"], ">=", 0.95,
+              seed=r["seed"])
+        check(f"{name}: median |cos(w_i, beta)| at t_loss", cosine["at_loss"], ">=", 0.7, seed=r["seed"])
+
+
+def test_final_kernel_against_the_linear_reference(run):
+    """The linear network's aligned kernel (Atanasov et al.'s reference line): the small inits' final
+    kernels reach well over half of its alignment and stay below it; the lazy init stays far below."""
+    reference = run.summary["reference_alignment"]
+    for r in small_init_runs(run):
+        check(f"σ={r['sigma']:g}: final alignment / linear reference", r["alignment_final"] / reference, ">=", 0.5,
+              seed=r["seed"])
+        check(f"σ={r['sigma']:g}: final alignment / linear reference (at most 1)", r["alignment_final"] / reference,
+              "<=", 1, seed=r["seed"])
+    lazy = run.summary["lazy"]
+    check("lazy init: final alignment / linear reference", lazy["alignment_final"] / reference, "<=", 0.3,
+          seed=lazy["seed"])
+
+
+def test_phase_diagram_from_rich_to_lazy(run):
+    """The init scale from 1e-4 to 3: the kernel grows by orders of magnitude at small sigma and not
+    at all at large sigma; the final kernel explains the network far better than the initial one at
+    small sigma, both explain it at large sigma; the alignment comes before the loss at small sigma
+    and long after it (if ever) at large sigma."""
+    for d in run.summary["phase_diagram"]:
+        seed, sigma = d["seed"], np.array(d["sigma"])
+        rich, lazy = np.flatnonzero(sigma <= 1e-2), np.flatnonzero(sigma >= 1)
+        assert len(sigma) >= 6 and sigma.min() <= 1e-4 and sigma.max() >= 3
+        growth = np.array(d["kernel_growth"])
+        check("phase diagram: init scales whose kernel grows >= 100x", float((growth >= 100).sum()), ">=", 2, seed=seed)
+        check("phase diagram: init scales whose kernel grows <= 1.1x", float((growth <= 1.1).sum()), ">=", 2, seed=seed)
+        check("phase diagram: smallest growth ratio of neighbouring σ (decreasing: > 1)",
+              float(np.min(growth[:-1] / growth[1:])), ">", 1, seed=seed)
+        check("phase diagram: σ where the kernel growth crosses 2 (above 0.01)", d["crossover_sigma"], ">", 0.01,
+              seed=seed)
+        check("phase diagram: σ where the kernel growth crosses 2 (below 1)", d["crossover_sigma"], "<", 1, seed=seed)
+        for i in rich:
+            name = f"phase diagram, σ={sigma[i]:g}"
+            check(f"{name}: kernel growth", growth[i], ">=", 100, seed=seed)
+            check(f"{name}: initial NTK's relative error / final NTK's", d["initial_error"][i] / d["final_error"][i],
+                  ">=", 3, seed=seed)
+            check(f"{name}: R² of the final NTK", d["final_r2"][i], ">=", 0.99, seed=seed)
+            check(f"{name}: alignment time / loss time", d["align_over_loss_time"][i], "<=", 0.5, seed=seed)
+        for i in lazy:
+            name = f"phase diagram, σ={sigma[i]:g}"
+            check(f"{name}: kernel growth", growth[i], "<=", 1.1, seed=seed)
+            check(f"{name}: R² of the initial NTK", d["initial_r2"][i], ">=", 0.99, seed=seed)
+            check(f"{name}: R² of the final NTK", d["final_r2"][i], ">=", 0.99, seed=seed)
+            check(f"{name}: alignment time / loss time", d["align_over_loss_time"][i], ">=", 2, seed=seed)
 
 
 def test_deep_linear_modes_follow_saxe(run):

@@ -5,12 +5,13 @@
 f(x) = sum_i a_i relu(w_i . x) by full-batch gradient descent on the mean squared error:
   * the small init scales `sigmas` on whitened inputs (the rich, "silent" regime),
   * one large init `lazy_sigma` (the lazy regime, at its own stable learning rate),
+  * the init scales `sweep_sigmas` between and beyond, for the rich-to-lazy phase diagram,
   * the headline `sigma` on unwhitened, anisotropic inputs (the control).
 Every member starts from the same random directions (one seed), only the scale differs, and
 learns f(x) - f_0(x) (the output at init subtracted, so a large init starts at zero too).
 After training, it reads the exact empirical NTK off the checkpoints on a log-spaced
-schedule (alignment with the labels, Frobenius norm) and compares the trained network's
-test outputs with kernel regression using the final and the initial NTK.
+schedule (alignment with the labels, norm, spectrum; the units' directions) and compares the
+network's test outputs with kernel regression using the final and the initial NTK.
 
 Separately it trains 2-layer deep linear networks (`saxe_seeds` seeds as one model) on a
 teacher with chosen singular values and compares each mode's learning curve with Saxe et
@@ -29,8 +30,9 @@ from emergence.config import ExperimentConfig, require, require_int, require_num
 from emergence.experiments.base import Experiment, Run
 from emergence.measures import first_crossing, x50
 from emergence.measures.saxe import balanced_initial_strength, saxe_half_time
-from emergence.measures.kernels import (ensemble_ntk, kernel_alignment, kernel_norm,
-                                        kernel_regression, prediction_agreement)
+from emergence.measures.kernels import kernel_alignment, kernel_norm, kernel_regression, prediction_agreement
+from emergence.measures.silent_alignment import (COSINE_QUANTILES, kernel_spectrum, phase_diagram, phase_one,
+                                                 reference_alignment, task_direction, task_power, unit_cosines)
 from emergence.models.linear import DeepLinear, HomogeneousMLP
 from emergence.tasks.whitened import (RegressionData, digits_available, digits_pair, gaussian_teacher,
                                       saxe_teacher)
@@ -60,6 +62,7 @@ class Config(ExperimentConfig):
     lr: float = 0.05                        # full-batch gradient descent
     lazy_sigma: float = 1.0                 # a large init, for contrast ...
     lazy_lr: float = 0.02                   # ... at a rate that is stable for its large kernel
+    sweep_sigmas: tuple[float, ...] = (0.1, 0.3, 3.0)   # phase diagram; lr min(lr, lazy_lr (lazy_sigma / sigma)^2)
     control: bool = True                    # also train `sigma` on unwhitened inputs
     steps: int = 3000
     log_every: int = 5                      # steps between loss logs
@@ -104,6 +107,8 @@ class Config(ExperimentConfig):
                 self.sigmas, "one or more init scales in (0, 1]")
         require(self.sigma in self.sigmas, "sigma", self.sigma, f"one of sigmas {self.sigmas}")
         require_number(self, "lazy_sigma", 0, 100)
+        require(all(0 < s <= 100 for s in self.sweep_sigmas), "sweep_sigmas", self.sweep_sigmas,
+                "init scales in (0, 100] (or none)")
         require_number(self, ("lr", "lazy_lr", "saxe_lr"), 0, 10)
         require_int(self, "steps", 10, 10_000_000)
         require(1 <= self.log_every and 4 * self.log_every <= self.steps, "log_every", self.log_every,
@@ -124,11 +129,13 @@ class Config(ExperimentConfig):
         require_int(self, "saxe_seeds", 1, 100)
 
     def members(self) -> list[dict]:
-        """One seed's batched model: the small inits, the large one, the unwhitened control."""
+        """One seed's batched model: the small inits, the large one, the unwhitened control, the sweep."""
+        rate = lambda s: min(self.lr, self.lazy_lr * (self.lazy_sigma / s) ** 2)  # noqa: E731
         rich = [dict(sigma=s, lr=self.lr, inputs="whitened", regime="rich") for s in self.sigmas]
         lazy = [dict(sigma=self.lazy_sigma, lr=self.lazy_lr, inputs="whitened", regime="lazy")]
         control = [dict(sigma=self.sigma, lr=self.lr, inputs="anisotropic", regime="control")]
-        return rich + lazy + (control if self.control else [])
+        sweep = [dict(sigma=s, lr=rate(s), inputs="whitened", regime="sweep") for s in self.sweep_sigmas]
+        return rich + lazy + (control if self.control else []) + sweep
 
 
 def load_data(config: Config, whitened: bool) -> RegressionData:
@@ -163,7 +170,8 @@ def _train_and_measure(config: Config, device: torch.device) -> Run:
 def _join_seeds(name: str, values: list):
     """Per-member entries side by side over seeds (series: one column per member; test
     outputs: one row per member); everything else is the first seed's."""
-    if name in ("train_loss", "alignment", "kernel_norm"):
+    if name in ("train_loss", "alignment", "kernel_norm", "kernel_spectrum", "unit_cosines",
+                "eigenvector_overlap", "task_power"):
         return torch.cat(values, dim=1)
     if name in ("test_network", "test_kernel_final", "test_kernel_initial"):
         return torch.cat(values, dim=0)
@@ -201,17 +209,25 @@ def _train_seed(config: Config, seed: int, data: dict[str, RegressionData], devi
                    desc=f"silent alignment, seed {seed} ({len(members)} models)")
 
     headline = next(i for i, m in enumerate(members) if m["regime"] == "rich" and m["sigma"] == config.sigma)
-    alignment, norm, headline_kernels = [], [], []
+    beta = torch.stack([task_direction(x, y_train) for x in x_train])          # (E, d), per input set
+    quantiles = torch.tensor(COSINE_QUANTILES, dtype=torch.float64, device=device)
+    alignment, norm, spectrum, overlap, power, cosines, headline_kernels, headline_cosines = ([] for _ in range(8))
     for step in kernel_steps:
-        k = ensemble_ntk(_set_weights(model, result.checkpoints[step]), x_train, per_member_inputs=True)
+        k = _set_weights(model, result.checkpoints[step]).tangent_kernel(x_train)
         alignment.append(kernel_alignment(k, y_train))
         norm.append(kernel_norm(k))
+        for store, values in zip((spectrum, overlap), kernel_spectrum(k, y_train)):   # eigenvalues, label overlaps
+            store.append(values)
+        power.append(torch.stack([task_power(model.W[e].detach(), beta[e]) for e in range(len(members))]))
+        cos = torch.stack([unit_cosines(model.W[e].detach(), beta[e]) for e in range(len(members))])
+        cosines.append(torch.quantile(cos, quantiles, dim=-1).T)                  # (E, quantiles)
         headline_kernels.append(k[headline].float().cpu())
+        headline_cosines.append(cos[headline].cpu())
     x_all = torch.cat([x_train, x_test], dim=1)
     n = x_train.shape[1]
     predictions = {}
     for when, step in (("initial", 0), ("final", config.steps)):
-        k = ensemble_ntk(_set_weights(model, result.checkpoints[step]), x_all, per_member_inputs=True)
+        k = _set_weights(model, result.checkpoints[step]).tangent_kernel(x_all)
         predictions[when] = kernel_regression(k[:, :n, :n], k[:, n:, :n], y_train)
     with torch.no_grad():
         network = model(x_test) - f0_test                                 # final weights loaded last
@@ -221,6 +237,10 @@ def _train_seed(config: Config, seed: int, data: dict[str, RegressionData], devi
         "kernel_step": torch.tensor(kernel_steps),
         "alignment": torch.stack(alignment).cpu(),
         "kernel_norm": torch.stack(norm).cpu(),
+        "kernel_spectrum": torch.stack(spectrum).cpu(),            # (T, E, 5): top eigenvalues / trace
+        "unit_cosines": torch.stack(cosines).cpu(),                # (T, E, quantiles) of |cos(w_i, beta)|
+        "eigenvector_overlap": torch.stack(overlap).cpu(),
+        "task_power": torch.stack(power).cpu(),
         "test_network": network.cpu(), "test_kernel_final": predictions["final"].cpu(),
         "test_kernel_initial": predictions["initial"].cpu(),
         "y_train": y_train.cpu(), "y_test": data["whitened"].y_test,
@@ -234,6 +254,7 @@ def _train_seed(config: Config, seed: int, data: dict[str, RegressionData], devi
             for t in moments]
     history["snapshot_step"] = torch.tensor([kernel_steps[r] for r in rows])
     history["kernel_snapshots"] = torch.stack([headline_kernels[r] for r in rows])
+    history["cosine_snapshots"] = torch.stack([headline_cosines[r] for r in rows])   # (4, width)
     return history
 
 
@@ -289,6 +310,10 @@ def _member_events(history: dict, i: int) -> dict:
         "final_loss_fraction": float(loss[-1] / loss[0]),
         "x50": {"train_loss": x50(steps, loss), "alignment": x50(ksteps, align),
                 "kernel_norm": x50(ksteps, norm)},
+        **phase_one(steps, loss, ksteps, history["kernel_spectrum"][:, i].numpy(),
+                    history["eigenvector_overlap"][:, i, 0].numpy(),
+                    history["unit_cosines"][:, i, COSINE_QUANTILES.index(0.5)].numpy(),
+                    history["task_power"][:, i].numpy(), t_align, t_loss),
     }
 
 
@@ -355,6 +380,7 @@ def _summarize(config: Config, members: list[dict], history: dict, data: dict, s
     strength = float((x.T @ data["whitened"].y_train / len(x)).norm())  # s = |(1/P) X^T y|
     seeds = [config.seed + i for i in range(config.n_seeds)]
     x50_loss = headline["x50"]["train_loss"]
+    reference = reference_alignment(x, data["whitened"].y_train)
     return {
         "dataset": data["whitened"].description,
         "anisotropic_dataset": data["anisotropic"].description if config.control else None,
@@ -376,6 +402,13 @@ def _summarize(config: Config, members: list[dict], history: dict, data: dict, s
         # sees half the correlation, s / 2: twice the wait.
         "linear_net_steps_per_e_fold": 1 / (config.lr * strength),
         "relu_unit_steps_per_e_fold": 2 / (config.lr * strength),
+        # the mechanism (phase I) on the headline run, and the rich-to-lazy sweep on every seed
+        **{k: headline[k] for k in ("top_eigenvalue", "eigenvalue_gap", "top_eigenvector_overlap", "cosine_median",
+                                    "task_power", "t_weights", "loss_at_weights")},
+        "reference_alignment": reference,     # the linear network's aligned final kernel
+        "phase_diagram": [{"seed": seed, **phase_diagram([r for r in rows if r["seed"] == seed
+                                                          and r["inputs"] == "whitened"], reference)}
+                          for seed in seeds],
         "lazy": pick("lazy", config.seed),
         "control": pick("control", config.seed),
         "saxe": _saxe_summary(config, history),

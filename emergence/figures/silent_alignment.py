@@ -176,3 +176,118 @@ def plot_saxe(run: Run):
     ax.set_ylabel("mode strength u_k / s_k")
     ax.legend(fontsize=8, loc="lower right")
     return fig
+
+
+def _headline_index(run: Run) -> int:
+    s = run.summary
+    return next(i for i, m in _first_seed_members(run) if m["regime"] == "rich" and m["sigma"] == s["sigma"])
+
+
+def plot_mechanism(run: Run):
+    """The headline run's phase I, on a log step axis with its t_align and t_loss.  Top: the
+    centred kernel's five largest eigenvalues over its trace (the largest bold) and, dashed on the
+    right axis, how much of the labels lies along the top eigenvector.  Middle: the hidden units'
+    |cos(w_i, beta)| with the task direction (median, and the band from the 10th to the 90th
+    percentile) and the first layer's task power |b^T W|^2 / ||W||^2; the large init (red) for
+    contrast.  Bottom: the loss.  Right: histograms of |cos(w_i, beta)| at the four moments of
+    the kernel snapshots."""
+    h, s = run.history, run.summary
+    i = _headline_index(run)
+    lazy = next(j for j, m in _first_seed_members(run) if m["regime"] == "lazy")
+    step, kstep = h["step"].numpy(), h["kernel_step"].numpy()
+    fig = plt.figure(figsize=(11, 7.5))
+    grid = fig.add_gridspec(3, 2, width_ratios=(2.2, 1))
+    spec_ax = fig.add_subplot(grid[0, 0])
+    cos_ax = fig.add_subplot(grid[1, 0], sharex=spec_ax)
+    loss_ax = fig.add_subplot(grid[2, 0], sharex=spec_ax)
+    hist_ax = fig.add_subplot(grid[:, 1])
+    k = slice(1, None)                                       # log axis: step 0 is off it
+    spectrum = h["kernel_spectrum"][:, i].numpy()
+    for j in range(spectrum.shape[1]):
+        spec_ax.plot(kstep[k], spectrum[k, j], color=COLORS["task"], lw=2.2 if j == 0 else 0.8,
+                     alpha=1 if j == 0 else 0.6, label="largest eigenvalue / trace" if j == 0 else
+                     ("next four" if j == 1 else None))
+    spec_ax.set_ylabel("eigenvalue / trace\n(centred kernel)")
+    overlap_ax = spec_ax.twinx()
+    overlap_ax.plot(kstep[k], h["eigenvector_overlap"][k, i, 0].numpy(), color=COLORS["measure"], ls="--",
+                    label="labels along the top eigenvector, (v1.y)^2 / |y|^2")
+    overlap_ax.set_ylim(0, 1)
+    overlap_ax.set_ylabel("(v1 . y)^2 / |y|^2", color=COLORS["measure"])
+    overlap_ax.grid(False)
+    lines = spec_ax.get_legend_handles_labels()[0] + overlap_ax.get_legend_handles_labels()[0]
+    spec_ax.legend(lines, [line.get_label() for line in lines], fontsize=8, loc="upper left")
+    spec_ax.set_title(f"sigma = {s['sigma']:g}: the kernel's top eigenvector turns to the labels, "
+                      "then the weights turn to beta", fontsize=9)
+    for member, color, label in ((i, COLORS["task"], f"sigma = {s['sigma']:g}"),
+                                 (lazy, COLORS["red"], f"sigma = {s['lazy']['sigma']:g} (lazy)")):
+        q = h["unit_cosines"][:, member].numpy()
+        cos_ax.fill_between(kstep[k], q[k, 0], q[k, -1], color=color, alpha=0.15, lw=0)
+        cos_ax.plot(kstep[k], q[k, 1], color=color, lw=1.8, label=f"{label}: median |cos(w_i, beta)|")
+        cos_ax.plot(kstep[k], h["task_power"][k, member].numpy(), color=color, ls="--", lw=1.2,
+                    label=f"{label}: task power |b^T W|^2 / ||W||^2")
+    cos_ax.set_ylim(0, 1)
+    cos_ax.set_ylabel("first-layer weights\nagainst beta")
+    cos_ax.legend(fontsize=7, loc="upper left")
+    loss = h["train_loss"][:, i].numpy()
+    loss_ax.plot(step[1:], loss[1:] / loss[0], color=COLORS["task"], lw=2)
+    loss_ax.set_ylabel("train loss / initial")
+    loss_ax.set_xscale("log")
+    loss_ax.set_xlabel("gradient-descent step")
+    for ax in (spec_ax, cos_ax, loss_ax):
+        mark(ax, s["t_align"], "t_align", color=COLORS["measure"])
+        mark(ax, s["t_loss"], "t_loss", color=COLORS["task"])
+    names = ("init", "aligned", "half-learned", "final")
+    colors = plt.cm.viridis(np.linspace(0.0, 0.85, len(names)))
+    bins = np.linspace(0, 1, 26)
+    for name, t, cos, color in zip(names, h["snapshot_step"].tolist(), h["cosine_snapshots"], colors):
+        hist_ax.hist(cos.numpy(), bins=bins, histtype="step", lw=1.8, color=color, label=f"{name} (step {t})")
+    hist_ax.set_xlabel("|cos(w_i, beta)| over the hidden units")
+    hist_ax.set_ylabel("units")
+    hist_ax.legend(fontsize=8, loc="upper center")
+    return fig
+
+
+def plot_phase_diagram(run: Run):
+    """The init scale sigma from the rich to the lazy regime (first seed; filled: the small
+    inits, open: the sweep, red: the large init).  Kernel growth ||K_final|| / ||K_0||; how far
+    kernel regression with the final (green) and the initial (grey) kernel is from the trained
+    network (relative error on the test images); the alignment time over the loss time; the
+    final kernel's alignment over the linear network's reference kernel."""
+    s = run.summary
+    d = s["phase_diagram"][0]
+    sigma = np.array(d["sigma"])
+    crossover = d["crossover_sigma"]
+    fig, axes = plt.subplots(2, 2, figsize=(9.5, 6.5), sharex=True)
+    (growth_ax, error_ax), (time_ax, ref_ax) = axes
+
+    def points(ax, values, color, label=None, ls="-"):
+        ax.plot(sigma, values, color=color, ls=ls, lw=1.2, label=label)
+        for x, v, regime in zip(sigma, values, d["regime"]):
+            face = {"rich": color, "lazy": COLORS["red"]}.get(regime, "white")
+            ax.plot([x], [v], "o", color=color, mfc=face, ms=6)
+
+    points(growth_ax, d["kernel_growth"], COLORS["task"])
+    growth_ax.axhline(1, color=COLORS["grey"], lw=0.8)
+    growth_ax.set_yscale("log")
+    growth_ax.set_ylabel("kernel growth ||K_final|| / ||K_0||")
+    points(error_ax, d["final_error"], COLORS["measure"], "final NTK")
+    points(error_ax, d["initial_error"], COLORS["grey"], "initial NTK")
+    error_ax.set_ylabel("kernel regression vs network:\nrelative error (test)")
+    error_ax.set_ylim(bottom=0)
+    error_ax.legend(fontsize=8)
+    points(time_ax, [np.nan if v is None else v for v in d["align_over_loss_time"]], COLORS["other"])
+    time_ax.axhline(1, color=COLORS["grey"], lw=0.8)
+    time_ax.set_yscale("log")
+    time_ax.set_ylabel("t_align / t_loss")
+    points(ref_ax, d["final_alignment_over_reference"], COLORS["measure"])
+    ref_ax.axhline(1, color=COLORS["grey"], lw=0.8, ls="--")
+    ref_ax.set_ylim(0, 1.1)
+    ref_ax.set_ylabel("final alignment / linear reference")
+    for ax in axes.flat:
+        ax.set_xscale("log")
+        if crossover is not None:
+            ax.axvline(crossover, color=COLORS["grey"], ls=":", lw=1)
+    for ax in axes[1]:
+        ax.set_xlabel("init scale sigma")
+    growth_ax.set_title("rich (left) to lazy (right); dotted: kernel growth = 2", fontsize=9)
+    return fig
