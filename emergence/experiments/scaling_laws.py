@@ -261,9 +261,13 @@ def evaluate_tasks(model: WidthMLP, task: MultitaskParity, x: torch.Tensor, y: t
 
 def loss_table(config: Config, history: dict) -> np.ndarray:
     """(widths, points): the aggregate test loss, averaged over seeds."""
-    loss = history["loss"].numpy()
+    return _width_mean(config, history["loss"].numpy())
+
+
+def _width_mean(config: Config, values: np.ndarray) -> np.ndarray:
+    """values (..., members) averaged over the seeds of each width: (widths, ...)."""
     members = config.members()
-    return np.stack([loss[:, [i for i, m in enumerate(members) if m["width"] == w]].mean(1)
+    return np.stack([values[..., [i for i, m in enumerate(members) if m["width"] == w]].mean(-1)
                      for w in config.widths])
 
 
@@ -309,8 +313,8 @@ def _heldout(config: Config, N: list[float], D: np.ndarray, table: np.ndarray, g
 def _summarize(config: Config, task: MultitaskParity, history: dict, seconds: float) -> dict:
     fit_started = time.perf_counter()
     members = config.members()
-    n_params = WidthMLP(task.n_inputs, [m["width"] for m in members], 2, [0] * len(members)).n_params()
     N = _param_counts(config, task)
+    n_params = [N[config.widths.index(m["width"])] for m in members]
     D = history["D"].numpy()
     table = loss_table(config, history)
     grid = FIT_GRIDS[config.fit_grid]
@@ -361,17 +365,13 @@ def _quanta(config: Config, task: MultitaskParity, history: dict, N: list[int], 
     """The quantization model's mechanism: each skill's learning step against its frequency (the
     widest models, every seed), skills learned against N, and its exponents beside the fitted ones."""
     widest = [i for i, m in enumerate(config.members()) if m["width"] == config.widths[-1]]
-    accuracy, steps = history["task_accuracy"].numpy(), history["step"].numpy()
-    learned = (accuracy[-1] >= 0.9).sum(-1)                               # per member
-    per_width = [float(np.mean([learned[i] for i, m in enumerate(config.members()) if m["width"] == w]))
-                 for w in config.widths]
+    accuracy, p = history["task_accuracy"].numpy(), task.probabilities.numpy()
+    per_width = _width_mean(config, (accuracy[-1] >= 0.9).sum(-1).astype(float)).tolist()
+    from_skills = _width_mean(config, loss_from_skills(accuracy[-1], p, task.loss_floor))
     direct = direct_exponents(N, history["D"].numpy(), table, task.loss_floor, config.fit_max_loss)
-    from_skills = loss_from_skills(accuracy[-1], task.probabilities.numpy(), task.loss_floor)
-    from_skills = np.array([from_skills[[i for i, m in enumerate(config.members()) if m["width"] == w]].mean()
-                            for w in config.widths])
-    return {"learning_step": learning_step_law(steps, accuracy[:, widest], task.probabilities.numpy()),
-            "skills_learned": per_width, "skills_vs_N": log_log_slope(*zip(*[
-                (n, c) for n, c in zip(N, per_width) if c > 0])) if sum(c > 0 for c in per_width) >= 3 else None,
+    counted = [(n, c) for n, c in zip(N, per_width) if c > 0]
+    return {"learning_step": learning_step_law(history["step"].numpy(), accuracy[:, widest], p),
+            "skills_learned": per_width, "skills_vs_N": log_log_slope(*zip(*counted)) if len(counted) >= 3 else None,
             "loss_from_skills": from_skills.tolist(), "final_loss": table[:, -1].tolist(),
             "loss_from_skills_worst_relative_error": float(np.max(np.abs(from_skills / table[:, -1] - 1))),
             "predicted": predicted_exponents(config.rank_exponent),
