@@ -132,6 +132,9 @@ def kaplan_meier_median(times, censored) -> float | None:
 
 # --- the sin neuron's population gradient: the Fourier gap -------------------------------------
 
+GAP_DRAWS = 400   # initialisations drawn per (k, n) in `fourier_gap_scaling`
+
+
 def sin_correlation_gradient(w: np.ndarray, support: np.ndarray, b: float = 0.0) -> np.ndarray:
     """d/dw of E_x[chi_S(x) sin(w.x + b)] for x uniform on {-1, +1}^n, exactly, for each row of w.
 
@@ -147,7 +150,7 @@ def sin_correlation_gradient(w: np.ndarray, support: np.ndarray, b: float = 0.0)
     return math.sin(b + support.sum() * math.pi / 2) * slopes * before * after
 
 
-def fourier_gap_scaling(n_values, k_values, draws: int = 400, seed: int = 0) -> dict:
+def fourier_gap_scaling(n_values, k_values, draws: int = GAP_DRAWS, seed: int = 0) -> dict:
     """At the sin neuron's initialisation (w_i ~ U(+-1/sqrt(n)), b = 0, odd k), the median over
     `draws` initialisations of the mean |population gradient| on the relevant and on the irrelevant
     weights, per (k, n), and the log-log slopes against n (theory: -(k-1)/2 and -(k+1)/2)."""
