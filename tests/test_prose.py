@@ -45,6 +45,12 @@ ALLOWED: dict[str, list[tuple[str, str]]] = {
          "Chinchilla's own model, quoted from Hoffmann et al. 2022 (cited in this cell)"),
         ("500 tasks on 100 bits",
          "settings of the `full` profile (scaling_laws.Config.PRESETS), named as such"),
+        ("(500 skills on 100 bits, widths up to 1024)",
+         "settings of the `full` profile (scaling_laws.Config.PRESETS), named as such"),
+        ("(95 % interval GLUED to", "the confidence level of the interval printed with it, a choice"),
+        ("After a skill crosses 90 % accuracy",
+         "the threshold that defines a learned skill (quanta.skills_learned), not a result"),
+        ("tested to agree within 0.15", "the test's threshold (test_approach_2_and_approach_3_frontier_exponents_agree)"),
     ],
     # ---- 02_mirage.ipynb (helper A) -------------------------------------------------------
     "02_mirage.ipynb": [
