@@ -23,7 +23,8 @@ import torch
 from emergence.config import ExperimentConfig, require, require_int, require_number
 from emergence.experiments.base import Experiment, Run
 from emergence.measures import coordinate_movement, first_crossing, x50
-from emergence.measures.parity import censored_scaling, fourier_gap_scaling, input_movement, progress_against_chance
+from emergence.measures.parity import (censored_scaling, fourier_gap_scaling, input_movement, log_log_slope,
+                                      progress_against_chance)
 from emergence.models import SinNeuron, TwoLayerMLP
 from emergence.tasks.sparse_parity import ParityProblems
 from emergence.train import train
@@ -174,10 +175,6 @@ def _member_events(steps: np.ndarray, h: dict, i: int, member: dict) -> dict:
     }
 
 
-def _fit_slope(n_values, steps) -> float:
-    return float(np.polyfit(np.log(n_values), np.log(steps), 1)[0])
-
-
 def _scaling(config: Config, members: list[dict], events: list[dict], stopped_at: int) -> dict:
     """Steps-to-solve against n for each k: medians, a pooled log-log slope of the solved runs and
     its spread over 1000 bootstrap resamples of the runs at each n; and power-law against
@@ -191,14 +188,7 @@ def _scaling(config: Config, members: list[dict], events: list[dict], stopped_at
         unsolved = {n: sum(1 for m, e in zip(members, events)
                            if m["k"] == k and m["n"] == n and e["steps_to_solve"] is None)
                     for n in config.n_values}
-        fit_n = [n for n in config.n_values if per_n[n]]
-        slope = spread = None
-        if len(fit_n) >= 2:
-            xs = [n for n in fit_n for _ in per_n[n]]
-            slope = _fit_slope(xs, [t for n in fit_n for t in per_n[n]])
-            boot = [_fit_slope(xs, [t for n in fit_n for t in rng.choice(per_n[n], len(per_n[n]))])
-                    for _ in range(1000)]
-            spread = float(np.std(boot, ddof=1))
+        slope, spread = log_log_slope(per_n, rng)
         out[str(k)] = {
             "n": list(config.n_values),
             "median_steps": [float(np.median(per_n[n])) if per_n[n] else None for n in config.n_values],

@@ -120,6 +120,8 @@ def plot_scaling(run: Run):
         ax.set_yscale("log")
         if log_x:
             ax.set_xscale("log")
+            ax.set_xticks(all_n, [f"{n:.0f}" for n in all_n])
+            ax.minorticks_off()
         ax.set_xlabel("n (input bits)" + (", log scale" if log_x else ", linear scale"))
         ax.legend(fontsize=7, loc="upper left")
     axes[0].set_ylabel("SGD steps to 99 % test accuracy")
@@ -141,6 +143,9 @@ def plot_fourier_gap(run: Run):
                 label=f"k = {k}, irrelevant: slope {row['slope_irrelevant']:.2f}")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ns = next(iter(gap.values()))["n"]
+    ax.set_xticks(ns, [str(n) for n in ns])
+    ax.minorticks_off()
     ax.set_xlabel("n (input bits)")
     ax.set_ylabel("median |dE[y f] / dw_i| at initialisation")
     ax.legend(fontsize=7, loc="lower left", ncol=2)

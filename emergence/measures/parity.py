@@ -69,6 +69,19 @@ def progress_against_chance(steps: np.ndarray, movement: np.ndarray, support: np
 
 # --- time to solve against n, with runs that did not solve --------------------------------------
 
+def log_log_slope(times_by_n: dict, rng: np.random.Generator, resamples: int = 1000) -> tuple:
+    """The pooled log-log slope of the solved runs' times against n, and its standard deviation
+    over `resamples` bootstrap resamples of the runs at each n; (None, None) if fewer than two n
+    have a solved run."""
+    fit_n = [n for n, times in times_by_n.items() if times]
+    if len(fit_n) < 2:
+        return None, None
+    xs = np.log([n for n in fit_n for _ in times_by_n[n]])
+    slope = lambda times: float(np.polyfit(xs, np.log(times), 1)[0])
+    boot = [slope([t for n in fit_n for t in rng.choice(times_by_n[n], len(times_by_n[n]))]) for _ in range(resamples)]
+    return slope([t for n in fit_n for t in times_by_n[n]]), float(np.std(boot, ddof=1))
+
+
 def censored_line_fit(x, log_t, censored) -> dict:
     """Maximum-likelihood line log t = a + b x + N(0, s^2) where some t are only known to exceed
     their value (right-censored: runs stopped at the step budget unsolved), a Tobit model.
