@@ -402,10 +402,13 @@ def test_phase_diagram_from_rich_to_lazy(run):
     """The init scale from 1e-4 to 3: the kernel grows by orders of magnitude at small sigma and not
     at all at large sigma; the final kernel explains the network far better than the initial one at
     small sigma, both explain it at large sigma; the alignment comes before the loss at small sigma
-    and long after it (if ever) at large sigma."""
+    and hardly rises at large sigma (there t_align is a formality: at sigma = 3 the alignment's
+    maximum is its initial value on seeds 4 and 5, so t_align is 0, while t_align / t_loss is 75-315
+    on seeds 0-3, whose alignment rises by 6e-4 or less; reported, not asserted)."""
     for d in run.summary["phase_diagram"]:
         seed, sigma = d["seed"], np.array(d["sigma"])
         rich, lazy = np.flatnonzero(sigma <= 1e-2), np.flatnonzero(sigma >= 1)
+        rise = np.array(d["alignment_rise"]) / d["alignment_rise"][0]      # over the smallest init's
         assert len(sigma) >= 6 and sigma.min() <= 1e-4 and sigma.max() >= 3
         growth = np.array(d["kernel_growth"])
         check("phase diagram: init scales whose kernel grows >= 100x", float((growth >= 100).sum()), ">=", 2, seed=seed)
@@ -427,7 +430,7 @@ def test_phase_diagram_from_rich_to_lazy(run):
             check(f"{name}: kernel growth", growth[i], "<=", 1.1, seed=seed)
             check(f"{name}: R² of the initial NTK", d["initial_r2"][i], ">=", 0.99, seed=seed)
             check(f"{name}: R² of the final NTK", d["final_r2"][i], ">=", 0.99, seed=seed)
-            check(f"{name}: alignment time / loss time", d["align_over_loss_time"][i], ">=", 2, seed=seed)
+            check(f"{name}: alignment rise / the smallest σ's", rise[i], "<=", 0.15, seed=seed)
 
 
 def test_deep_linear_modes_follow_saxe(run):

@@ -275,7 +275,7 @@ def plot_phase_diagram(run: Run):
     error_ax.set_ylabel("kernel regression vs network:\nrelative error (test)")
     error_ax.set_ylim(bottom=0)
     error_ax.legend(fontsize=8)
-    points(time_ax, [np.nan if v is None else v for v in d["align_over_loss_time"]], COLORS["other"])
+    points(time_ax, [v if v else np.nan for v in d["align_over_loss_time"]], COLORS["other"])  # 0: never rose
     time_ax.axhline(1, color=COLORS["grey"], lw=0.8)
     time_ax.set_yscale("log")
     time_ax.set_ylabel("t_align / t_loss")
