@@ -97,7 +97,7 @@ EOF
 
 acceptance() {   # acceptance NAME LIMIT: the chapter's criteria on its full run -> "STATUS|TEXT"
     local name=$1 limit=$2 log=$WORK/logs/criteria-$1.jsonl
-    EMERGENCE_AUDIT_RUN=$WORK/runs/$name EMERGENCE_CRITERIA_LOG=$log limited "$limit" \
+    EMERGENCE_UNIT_ONLY=0 EMERGENCE_AUDIT_RUN=$WORK/runs/$name EMERGENCE_CRITERIA_LOG=$log limited "$limit" \
         $PY -m pytest "tests/test_$name.py" -q -p no:cacheprovider -o addopts= --no-header -rN \
         >"$WORK/logs/acceptance-$name.log" 2>&1
     local rc=$?

@@ -30,7 +30,8 @@ TINY = {
     # starts instead of 4500: minutes on this CPU)
     "scaling_laws": dict(n_tasks=6, n_bits=4, k=1, widths=(4, 8, 16, 32), heldout_width=32, n_seeds=1,
                          batch_size=64, budget_steps=(200, 400, 800), eval_per_task=10, n_budgets=3,
-                         fit_grid="coarse", steps=800, eval_points=10),   # steps: the fast profile's one run
+                         fit_grid="coarse", steps=800, eval_points=10,    # steps: the fast profile's one run
+                         compare_budgets=(200, 400, 800), n_boot=10),
     "mirage": dict(n_items=20, train_sizes=(10, 20, 40), n_test=100, width=8, steps=10, n_seeds=2,
                    subset_lengths=(5, 10), subset_length=10, partitions=5, skill_width=32),
     "emergent_misalignment": dict(n_domains=3, n_questions=4, n_good=4, n_evil=2, n_quacks=1, embed=8,
@@ -45,7 +46,8 @@ TINY = {
 PATHS = {
     "grokking": ("llc", "weight_decay_sweep"), "sparse_parity": ("scaling", "k_ratio"),
     "silent_alignment": ("saxe", "lazy", "control", "kernel"), "induction_heads": ("llc", "control"),
-    "scaling_laws": ("heldout", "isoflop", "fit_fixed_E"), "mirage": ("analytic", "digits", "skills"),
+    "scaling_laws": ("heldout", "isoflop", "fit_fixed_E", "schedules", "quanta", "approach_1"),
+    "mirage": ("analytic", "digits", "skills"),
     "emergent_misalignment": ("transformer", "revert", "rotation_search", "stability"),
     "llc_validation": ("validation", "calibration", "off_minimum"),
 }
