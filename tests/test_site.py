@@ -359,3 +359,21 @@ def test_screenshots_of_the_intro_and_a_chapter(browser, site_url):
             visit.page.screenshot(path=str(target), full_page=False)
             visit.close()
             assert target.stat().st_size > 10_000
+
+
+def included_functions(page: str) -> list[str]:
+    """The package functions a chapter shows with {literalinclude} ... :pyobject: NAME."""
+    cells = json.loads((ROOT / f"{page}.ipynb").read_text())["cells"]
+    text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    return re.findall(r"^:pyobject:\s*(\w+)\s*$", text, flags=re.M)
+
+
+@pytest.mark.parametrize("page", [p for p in CHAPTERS if included_functions(p)])
+def test_the_code_a_chapter_includes_is_on_its_page(page):
+    """Each function a chapter pulls from the package with {literalinclude} is on the built page,
+    as code (the directive read the file; a wrong path or name would have failed the build)."""
+    html = (SITE / f"{page}.html").read_text()
+    blocks = " ".join(re.findall(r'<div class="highlight-python[^"]*">(.*?)</pre>', html, flags=re.S))
+    text = re.sub(r"<[^>]+>", "", blocks)
+    for name in included_functions(page):
+        assert re.search(rf"\bdef {name}\(", text), f"{page}: the code of {name} is not on the page"
