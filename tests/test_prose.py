@@ -440,13 +440,16 @@ def test_the_chapters_speak_to_the_reader(path):
 
 def test_every_literalinclude_names_a_function_of_the_package():
     """A chapter's {literalinclude} of the package's code points at a file that exists and at a
-    top-level function or class in it (so the page shows the code the run used, not a copy)."""
+    top-level function or class in it (so the page shows the code the run used, not a copy), whose
+    docstring names the chapter."""
     import ast
     for path in NOTEBOOKS:
         text = "\n".join(source for _, source in _cells(path, "markdown"))
         for file, obj in re.findall(r"```\{literalinclude\}\s*(\S+)\s*\n:pyobject:\s*(\w+)", text):
             target = (path.parent / file).resolve()
             assert target.is_file() and ROOT / "emergence" in target.parents, f"{path.name}: {file}"
-            names = {node.name for node in ast.parse(target.read_text()).body
+            nodes = {node.name: node for node in ast.parse(target.read_text()).body
                      if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
-            assert obj in names, f"{path.name}: {obj} is not defined at the top of {file}"
+            assert obj in nodes, f"{path.name}: {obj} is not defined at the top of {file}"
+            # and the package points back at the page that explains it
+            assert path.name in (ast.get_docstring(nodes[obj]) or ""), f"{obj}'s docstring does not name {path.name}"

@@ -16,7 +16,8 @@ from emergence.measures.transitions import first_crossing, x50
 def local_cosine_similarity(trajectory: torch.Tensor, k: int, min_step: float = 0.0) -> torch.Tensor:
     """lcs_k(t) = cos(v_{t-k} - v_t, v_{t+k} - v_t), (T,), NaN where t - k or t + k is missing or
     either difference is shorter than `min_step`.  -1: the path runs straight through v_t; a rise
-    towards 0 or above marks a turn (Turner et al.'s signature of a direction change)."""
+    towards 0 or above marks a turn (Turner et al.'s signature of a direction change).
+    The book shows this code in 07_emergent_misalignment.ipynb."""
     v = trajectory.double()
     out = torch.full((len(v),), float("nan"), dtype=torch.float64)
     if k < 1 or len(v) <= 2 * k:

@@ -33,14 +33,16 @@ def icl_score(loss: torch.Tensor, early: tuple[int, int], late: tuple[int, int])
 
 
 def previous_token_score(pattern: torch.Tensor) -> torch.Tensor:
-    """Mean attention from each position i >= 1 to position i - 1 -> (E, H)."""
+    """Mean attention from each position i >= 1 to position i - 1 -> (E, H).
+    The book shows this code in 05_induction_heads.ipynb."""
     return pattern.diagonal(offset=-1, dim1=-2, dim2=-1).mean((1, 3))
 
 
 def prefix_matching_score(pattern: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
     """Attention from each position to the tokens that FOLLOWED earlier occurrences of its
     own token ([A][B] ... [A] attends to [B]), averaged over the positions that have an
-    earlier occurrence.  tokens (B, T) -> (E, H)."""
+    earlier occurrence.  tokens (B, T) -> (E, H).
+    The book shows this code in 05_induction_heads.ipynb."""
     # target[b, i, j]: token j-1 equals token i, with j - 1 < i (so j <= i, causal)
     same = tokens[:, :, None] == tokens[:, None, :]                  # (B, i, k)
     T = tokens.shape[1]

@@ -49,6 +49,7 @@ def key_frequencies(norms: torch.Tensor, ratio: float = 0.25) -> list[int]:
     """Frequencies (1-based) whose norm exceeds `ratio` x the largest, from a (p-1)/2 vector.
 
     Read them from the final checkpoint of the run you are measuring: they depend on the seed.
+    The book shows this code in 06_grokking.ipynb.
     """
     norms = norms.detach().double().flatten()
     return [int(k) + 1 for k in torch.nonzero(norms > ratio * norms.max()).flatten()]
@@ -77,6 +78,7 @@ def restricted_and_excluded_loss(logits: torch.Tensor, frequencies: list[int],
     `logits` is (p*p, p) in a-major pair order.  Restricted: keep only the key-frequency
     directions of the logits (plus their mean over pairs) -> low once the circuit exists.
     Excluded: remove those directions -> the training loss rises once the model depends on them.
+    The book shows this code in 06_grokking.ipynb.
     """
     p = logits.shape[-1]
     logits = logits.double()

@@ -71,6 +71,7 @@ def kernel_alignment(kernel: torch.Tensor, targets: torch.Tensor) -> torch.Tenso
     `kernel` (..., N, N) (any leading dimensions, e.g. members or time); `targets` (N,), or
     (N, C) for several outputs (then Y Y^T).  A = 1: K is a multiple of the targets' outer
     product, a kernel that "sees" nothing but the task.
+    The book shows this code in 03_silent_alignment.ipynb.
     """
     y = targets.unsqueeze(-1) if targets.dim() == 1 else targets
     target_kernel = (y @ y.T).to(kernel.dtype)

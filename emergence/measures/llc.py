@@ -289,7 +289,8 @@ def sequential_sgld_llc(loss_fn: LossFn, params: dict[str, torch.Tensor], data: 
     """One chain of ONE checkpoint (unstacked params), a plain loop with autograd: the reference
     the batched estimator is checked and timed against.  Full batch by default; with `batch_size`
     each step draws a minibatch (with replacement) and records its loss before the step, as
-    devinterp does; L_n(w*) is always full batch."""
+    devinterp does; L_n(w*) is always full batch.
+    The book shows this code in 08_llc.ipynb."""
     torch.manual_seed(seed)
     n = data[0].shape[0]
     star = {k: v.detach() for k, v in params.items()}
@@ -343,7 +344,8 @@ def exact_crossing(a: int, b: int, nbeta: float, gamma: float, s: float = 1.0) -
 
 def aoyagi_rrr(M: int, H: int, N: int, r: int) -> float:
     """The learning coefficient of reduced-rank regression y = B A x (A: H×N, B: M×H), true rank r
-    (Aoyagi and Watanabe 2005): the two-layer deep linear network."""
+    (Aoyagi and Watanabe 2005): the two-layer deep linear network.
+    The book shows this code in 08_llc.ipynb."""
     if N + r <= M + H and M + r <= N + H and H + r <= M + N:
         s = 2 * (H + r) * (M + N) - (M - N) ** 2 - (H + r) ** 2
         return (s + ((M + H + N + r) % 2)) / 8

@@ -111,7 +111,8 @@ def verdict(scale, discrete, continuous, sharp: float = EXPONENTIAL_W10_90) -> d
     """The chapter's rule, on a log scale axis: 'mirage' when the continuous metric completes half
     its change more than one measured spacing before the discrete one (lag > resolution);
     otherwise 'genuine' when the continuous metric is itself sharp (w10-90 below `sharp`, by
-    default a plain exponential's), and 'smooth' when it is not (nothing abrupt to explain)."""
+    default a plain exponential's), and 'smooth' when it is not (nothing abrupt to explain).
+    The book shows this code in 02_mirage.ipynb."""
     timing = log_lag(scale, discrete, continuous)
     resolution = log_spacing(scale, timing["x50_discrete"])
     width = log_width(scale, continuous)
@@ -130,7 +131,8 @@ def answer_tokens(probs: np.ndarray, labels: np.ndarray, code: np.ndarray) -> di
     token_accuracy (..., L) and its mean; product_of_accuracies: prod_j acc_j, what exact match
     would be if the tokens' errors were independent; joint_probability: mean of the model's
     probability of the whole right answer; product_of_probabilities: mean over items of
-    prod_j p_j, the product of the per-token probabilities of the right tokens."""
+    prod_j p_j, the product of the per-token probabilities of the right tokens.
+    The book shows this code in 02_mirage.ipynb."""
     p_one = probs @ code                                           # (..., M, L)
     target = code[labels]                                          # (..., M, L)
     p_right = np.where(target == 1, p_one, 1 - p_one)

@@ -29,6 +29,7 @@ def coordinate_movement(weights: torch.Tensor, start: torch.Tensor, relevant: to
     and whether that overall max sits on a relevant coordinate (1.0) or not (0.0).  With many
     irrelevant coordinates random-walking under SGD noise, the overall max usually sits on one
     of them, which is why the raw ||W - W0||_inf hides the progress on the relevant ones.
+    The book shows this code in 04_sparse_parity.ipynb.
     """
     moved = (weights.detach() - start).abs().amax(-1) * active          # (E, n)
     irrelevant = active & ~relevant

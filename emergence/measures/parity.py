@@ -28,6 +28,7 @@ def decoy_ratios(movement: np.ndarray, support: np.ndarray, decoys: int, rng: np
     `movement` (T, n) is one member's m_i over time (its n inputs, no padding).  A decoy D is k irrelevant inputs drawn at
     random (k = |S|); its ratio is the mean of m over D over the mean over the other irrelevant
     inputs, the same statistic the chapter computes for S, in a world where S does not exist.
+    The book shows this code in 04_sparse_parity.ipynb.
     """
     irrelevant = np.flatnonzero(~support)
     k = int(support.sum())

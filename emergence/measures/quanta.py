@@ -82,7 +82,8 @@ def direct_exponents(N, D, table, floor: float, max_loss: float) -> dict:
 def loss_from_skills(final_accuracy, probability, floor: float, threshold: float = 0.9) -> np.ndarray:
     """The quantization model's loss of each model from the skills it has: the floor on every skill
     it has learned (accuracy >= threshold), chance (ln 2) on the others, weighted by frequency.
-    final_accuracy: (models, skills)."""
+    final_accuracy: (models, skills).
+    The book shows this code in 01_scaling_laws.ipynb."""
     missing = np.asarray(final_accuracy) < threshold
     return floor + (math.log(2) - floor) * (missing * np.asarray(probability)).sum(-1)
 

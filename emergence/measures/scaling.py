@@ -99,7 +99,8 @@ def fit_chinchilla(N, D, L, delta: float = 1e-3, grid: dict | None = None,
 def compute_optimal(C, E: float, A: float, B: float, alpha: float, beta: float, **_) -> dict:
     """Minimise L(N, D) subject to 6 N D = C: N_opt = G (C/6)^a, D_opt = (C/6)^b / G with
     G = (alpha A / (beta B))^(1 / (alpha + beta)), a = beta / (alpha + beta), b = alpha / (alpha + beta).
-    E does not move the frontier."""
+    E does not move the frontier.
+    The book shows this code in 01_scaling_laws.ipynb."""
     C = np.asarray(C, dtype=float)
     G = (alpha * A / (beta * B)) ** (1 / (alpha + beta))
     a, b = beta / (alpha + beta), alpha / (alpha + beta)

@@ -26,7 +26,8 @@ def kernel_spectrum(kernel: torch.Tensor, targets: torch.Tensor, k: int = 5) -> 
     """The k largest eigenvalues of each CENTRED kernel H K H (H = I - 11^T / N: the constant mode,
     the mean of the ReLU features, removed) over its trace, largest first, (..., k), and how much
     of the targets lies along each of those eigenvectors, (v_j . y)^2 / |y|^2, (..., k).
-    One eigen-solve per matrix (see kernel_regression on batched float64 LAPACK)."""
+    One eigen-solve per matrix (see kernel_regression on batched float64 LAPACK).
+    The book shows this code in 03_silent_alignment.ipynb."""
     n = kernel.shape[-1]
     centring = torch.eye(n, dtype=torch.float64, device=kernel.device) - 1 / n
     flat = centring @ kernel.double().reshape(-1, n, n) @ centring
