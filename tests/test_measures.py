@@ -70,3 +70,18 @@ def test_weight_norm_and_distance():
     assert weight_norm(params).tolist() == [7.0, 7.0]
     start = {"a": torch.zeros(2, 3), "b": torch.zeros(2, 1)}
     assert weight_distance(params, start, ord=float("inf")).tolist() == [2.0, 2.0]
+
+
+def test_change_interval_is_welchs_t_interval_and_claims_no_sign_from_two_chains():
+    from scipy import stats
+    from emergence.measures.llc import change_interval
+    rng = np.random.default_rng(0)
+    before, after = rng.normal(1.0, 0.3, 8), rng.normal(1.2, 0.5, 9)
+    got = change_interval(before, after)
+    want = stats.ttest_ind(after, before, equal_var=False).confidence_interval(0.95)
+    assert got["interval"] == pytest.approx([want.low, want.high], rel=1e-9)
+    # two chains a clear 0.2 apart still give no sign: the t quantile at ~1 degree of freedom is huge
+    assert change_interval([1.0, 1.1], [1.2, 1.3])["sign"] == 0
+    assert change_interval(rng.normal(1, 0.05, 8), rng.normal(1.5, 0.05, 8))["sign"] == 1
+    with pytest.raises(ValueError, match="at least 2 chains"):
+        change_interval([1.0], [2.0, 3.0])

@@ -204,6 +204,25 @@ def _summarise(traces: np.ndarray, init_loss: np.ndarray, burnin: int, nbeta: np
     return result
 
 
+def change_interval(before: np.ndarray, after: np.ndarray, level: float = 0.95) -> dict:
+    """Δλ̂ between two checkpoints from the per-chain estimates at each (independent chains): the
+    difference of the means with a Welch t-interval, whose degrees of freedom come from the chain
+    counts (Welch-Satterthwaite).  With few chains the t quantile is large (12.7 at one degree of
+    freedom for 95 %), so a sign is only claimed when the chains can carry it."""
+    from scipy import stats
+    before, after = np.asarray(before, float), np.asarray(after, float)
+    if min(len(before), len(after)) < 2:
+        raise ValueError(f"change_interval needs at least 2 chains per checkpoint, got {len(before)} and {len(after)}")
+    va, vb = before.var(ddof=1) / len(before), after.var(ddof=1) / len(after)
+    se = math.sqrt(va + vb)
+    df = (va + vb) ** 2 / max(va ** 2 / (len(before) - 1) + vb ** 2 / (len(after) - 1), 1e-300)
+    delta = float(after.mean() - before.mean())
+    half = float(stats.t.ppf(0.5 + level / 2, df)) * se
+    return {"delta": delta, "se": se, "df": float(df), "level": level, "chains": [len(before), len(after)],
+            "interval": [delta - half, delta + half],
+            "sign": int(np.sign(delta)) if abs(delta) > half else 0}
+
+
 class _LossOf(torch.nn.Module):
     """`loss(model, batch)` as a module, so that `functional_call` can swap in every row's weights."""
 
