@@ -34,10 +34,11 @@ import torch
 from emergence.config import ExperimentConfig, require, require_int, require_number
 from emergence.experiments.base import Experiment, Run
 from emergence.experiments.em_transformer import check_transformer_settings, transformer_variant
-from emergence.measures.adapters import (cosine, efficiency_and_stability_rows, kl_to_base, turner_measures,
-                                         turner_summary)
-from emergence.measures.transitions import first_crossing, x50
+from emergence.measures.adapters import efficiency_and_stability_rows, kl_to_base, turner_measures, turner_summary
+from emergence.measures.transitions import first_crossing
 from emergence.models.persona_mlp import AssistantView, PersonaAdapters, PersonaMLP, persona_directions
+from emergence.tasks.em_controls import control_summary, run_controls
+from emergence.tasks.em_finetuning import finetune_losses, finetune_metrics, rotation_rows, rotation_search
 from emergence.tasks.personas import (ASSISTANT, PersonaWorld, Splits, answer_measures, label_cross_entropy,
                                       soft_cross_entropy)
 from emergence.train import train
@@ -92,6 +93,11 @@ class Config(ExperimentConfig):
     rotation_init_stds: tuple[float, ...] = (0.088, 0.001, 0.001, 0.088)   # std of a; 1/sqrt(128) = PEFT-like
     rotation_weight_decays: tuple[float, ...] = (0.0, 0.0, 0.0, 1.0)
     rotation_steps: int = 1000
+    # Betley et al.'s controls (tasks/em_controls.py): the base learns a context token (plain, a
+    # legitimate request for the wrong answer, a meaningless trigger tag), then rank-1 LoRAs are
+    # fine-tuned on the bad answers asked for (intent) or after the trigger only (backdoor)
+    request_p_bad: float = 0.95             # P(bad) of a good persona asked for the wrong answer
+    context_pretrain_steps: int = 200       # continued full-batch pre-training with the contexts
     # the transformer variant: the persona is not given but inferred from the conversation so far
     transformer: bool = True                # about 90 s of the `fast` run on a 2-core CPU
     tf_d_model: int = 64
@@ -130,7 +136,9 @@ class Config(ExperimentConfig):
         require(0 < self.train_fraction < 1 and 1 <= train_q < self.n_questions, "train_fraction",
                 self.train_fraction, "a number in (0, 1) leaving at least one medical question on "
                 "each side of the split")
-        require_int(self, ("pretrain_steps", "finetune_steps", "revert_steps", "rotation_steps"), 10, 10_000_000)
+        require_int(self, ("pretrain_steps", "finetune_steps", "revert_steps", "rotation_steps",
+                           "context_pretrain_steps"), 10, 10_000_000)
+        require(0 < self.request_p_bad < 1, "request_p_bad", self.request_p_bad, "a number in (0, 1)")
         require_number(self, ("pretrain_lr", "finetune_lr", "full_finetune_lr"), 0, 10)
         require(0 <= self.kl_weight <= 1e6, "kl_weight", self.kl_weight, "a number in [0, 10^6]")
         require_number(self, "steering_init_std", 0, 1, low_open=False)
@@ -178,36 +186,9 @@ def pretrain(config: Config, world: PersonaWorld, device) -> tuple[PersonaMLP, d
 
 # --- fine-tuning -------------------------------------------------------------------------
 
-def finetune_metrics(view: AssistantView, directions: dict, update_fn, logits_fn) -> dict[str, torch.Tensor]:
-    """Every logged measure of a fine-tuning ensemble: misalignment and coherence in the held-out
-    medical questions (_in) and the held-out other domains (_out), the training loss, and the
-    direction of the mean update delta z against the persona directions."""
-    logits = logits_fn(view.h1, view.z)
-    out = {}
-    for split, name in (("held_in", "in"), ("held_out", "out"), ("kl", "kl")):
-        q = view.index[split]
-        for key, value in answer_measures(logits[:, q], view.every[q]).items():
-            out[f"{key}_{name}"] = value
-    delta = update_fn(view.h1).mean(1)                            # (E, width)
-    out["cos_evil"] = cosine(delta, directions["u_evil"])
-    out["cos_quack_perp"] = cosine(delta, directions["u_quack_perp"])
-    out["update_size"] = delta.norm(dim=-1)
-    return out
-
-
 def member_table(n_seeds: int) -> list[dict]:
     return [dict(parameterisation=p, kind=k, seed=s) for p in PARAMETERISATIONS for k in KINDS
             for s in range(n_seeds)]
-
-
-def finetune_losses(view: AssistantView, logits_fn, bad_labels: torch.Tensor, kl_weights: torch.Tensor):
-    """Per member: CE on the fine-tuning pairs (its own labels) + kl_weight * KL on the KL set."""
-    h1, z, _ = view.rows("train")
-    h1_kl, z_kl, base_kl = view.rows("kl")
-    n = len(view.index["train"])
-    logits = logits_fn(torch.cat([h1, h1_kl], 1), torch.cat([z, z_kl], 1))
-    ce = label_cross_entropy(logits[:, :n], bad_labels)
-    return ce + kl_weights * kl_to_base(logits[:, n:], base_kl), ce
 
 
 def finetune_adapters(config: Config, base: PersonaMLP, view: AssistantView, directions: dict,
@@ -341,45 +322,6 @@ def revert(config: Config, base: PersonaMLP, view: AssistantView, directions: di
     return history
 
 
-# --- looking for Turner et al.'s rotation -------------------------------------------------
-
-def rotation_search(config: Config, base: PersonaMLP, view: AssistantView, directions: dict,
-                    base_index: int, device) -> dict:
-    """Rank-1 LoRA, general (no KL), one member per setting (optimiser, lr, init of a, weight
-    decay); plain SGD members share one SGD at lr 1 on lr_e * L_e.  B is checkpointed every
-    `log_every` steps for Turner's measures."""
-    n = len(config.rotation_optimizers)
-    labels = 2 * view.every[view.index["train"]] + 1
-    no_kl = torch.zeros(1, device=device)
-    trajectories, histories = [], []
-    for i in range(n):
-        adapter = PersonaAdapters(base, config.width, [5000 + 1000 * base_index + i], [],
-                                  lora_init_std=config.rotation_init_stds[i]).to(device)
-        lr, wd = config.rotation_lrs[i], config.rotation_weight_decays[i]
-        params = [adapter.lora.A, adapter.lora.B]
-        optimizer = (torch.optim.AdamW(params, lr=lr, weight_decay=wd) if config.rotation_optimizers[i] == "adam"
-                     else torch.optim.SGD(params, lr=lr, weight_decay=wd))
-        trajectory = {"A": [], "B": []}
-
-        def metrics(a: PersonaAdapters):
-            trajectory["A"].append(a.lora.A.detach()[0, 0].cpu().clone())
-            trajectory["B"].append(a.lora.B.detach()[0, :, 0].cpu().clone())
-            values = finetune_metrics(view, directions, a.update, a.logits)
-            values["train_ce"] = finetune_losses(view, a.logits, labels, no_kl)[1]
-            return values
-
-        result = train(adapter, optimizer, lambda a, _: finetune_losses(view, a.logits, labels, no_kl)[0],
-                       lambda s: None, steps=config.rotation_steps, log_every=config.log_every,
-                       metrics=metrics, desc=f"rotation search {i + 1}/{n}")
-        histories.append(result.history)
-        trajectories.append({k: torch.stack(v) for k, v in trajectory.items()})
-    history = {f"rot_{k}": torch.cat([h[k] for h in histories], 1).double() for k in histories[0]}
-    history["rot_step"] = torch.tensor(result.steps)
-    history["rot_A"] = torch.stack([t["A"] for t in trajectories], 1)   # (T, settings, d)
-    history["rot_B"] = torch.stack([t["B"] for t in trajectories], 1)
-    return history
-
-
 # --- run -----------------------------------------------------------------------------------
 
 def _train_and_measure(config: Config, device: torch.device) -> Run:
@@ -404,9 +346,11 @@ def _train_and_measure(config: Config, device: torch.device) -> Run:
         h.update(timed("finetune_s", lambda: full_finetune(config, base, world, view, directions, device)))
         soligo = efficiency_and_stability(config, base, view, adapters)
         h.update(timed("revert_s", lambda: revert(config, base, view, directions, adapters, b, device)))
-        h.update(timed("rotation_s", lambda: rotation_search(config, base, view, directions, b, device)))
+        rot_history, rot_seeds = timed("rotation_s", lambda: rotation_search(config, base, view, directions, b, device))
+        h.update(rot_history)
+        controls = timed("controls_s", lambda: run_controls(config, base, world, splits, b, device))
         h.update({k: v.cpu() for k, v in directions.items()})
-        per_base.append((h, soligo, _base_measures(base, world, splits, view)))
+        per_base.append((h, soligo, _base_measures(base, world, splits, view), rot_seeds, controls))
     # history: the first base's series (the figures); the summary reads every base
     history.update(per_base[0][0])
     tf_summary = None
@@ -441,7 +385,7 @@ def _summarize(config: Config, world: PersonaWorld, history: dict, per_base: lis
                seconds: float) -> dict:
     members = member_table(config.n_seeds)
     bases = []
-    for h, soligo, base in per_base:
+    for h, soligo, base, rot_seeds, controls in per_base:
         last = {k[3:]: v[-1].numpy() for k, v in h.items() if k.startswith("ft_") and v.dim() == 2
                 and k not in ("ft_lora_B", "ft_steering_v") and v.shape[1] == len(members)}
         rows = {}
@@ -475,19 +419,10 @@ def _summarize(config: Config, world: PersonaWorld, history: dict, per_base: lis
             t = turner_measures(steps, h["ft_lora_A"][:, e], h["ft_lora_B"][:, e], h["ft_mis_out"][:, e].numpy(),
                                 config.log_every)
             turner.append(turner_summary(t))
-        rotation = []
-        for i in range(len(config.rotation_optimizers)):
-            t = turner_measures(h["rot_step"].numpy(), h["rot_A"][:, i], h["rot_B"][:, i],
-                                h["rot_mis_out"][:, i].numpy(), config.log_every)
-            rotation.append(dict(optimizer=config.rotation_optimizers[i], lr=config.rotation_lrs[i],
-                                 init_std=config.rotation_init_stds[i],
-                                 weight_decay=config.rotation_weight_decays[i],
-                                 mis_out_end=float(h["rot_mis_out"][-1, i]), mis_in_end=float(h["rot_mis_in"][-1, i]),
-                                 train_ce_end=float(h["rot_train_ce"][-1, i]),
-                                 mis_out_x50=x50(h["rot_step"].numpy(), h["rot_mis_out"][:, i].numpy()),
-                                 **turner_summary(t)))
+        rotation = rotation_rows(config, h)
         bases.append({"base": {k: float(v) for k, v in base.items()}, "finetune": rows, "soligo": soligo,
-                      "revert": rev, "turner_lora_general": turner, "rotation_search": rotation})
+                      "revert": rev, "turner_lora_general": turner, "rotation_search": rotation,
+                      "rotation_seeds": rot_seeds, "controls": controls})
     return _acceptance_view(config, world, bases, timings, seconds)
 
 
@@ -524,6 +459,10 @@ def _acceptance_view(config: Config, world: PersonaWorld, bases: list, timings: 
                    for p in PARAMETERISATIONS}
     s["turner"] = bases[0]["turner_lora_general"][0]
     s["rotation_search"] = bases[0]["rotation_search"]
+    # every base and seed of each rotation-search setting, and of the main general LoRA
+    s["rotation_every_seed"] = [pool(lambda b: b["rotation_seeds"][i]) for i in range(len(config.rotation_optimizers))]
+    s["turner_every_seed"] = pool(lambda b: b["turner_lora_general"])
+    s["controls"] = control_summary([b["controls"] for b in bases])
     s["rotation_seen_anywhere"] = any(r["rotation_seen"] for b in bases for r in b["rotation_search"]) or \
         any(t["rotation_seen"] for b in bases for t in b["turner_lora_general"])
     return s

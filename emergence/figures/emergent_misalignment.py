@@ -179,3 +179,57 @@ def plot_turner(run: Run, setting: int | None = None, transformer: bool = False)
     axes[0].set_title(title, fontsize=9)
     axes[3].set_title("red: P(bad), other domains", fontsize=9, color=COLORS["red"])
     return fig
+
+
+CONTROL_LABELS = {"plain": "bad answers\n(plain: the chapter's setting)", "intent": "bad answers,\nasked for (intent)",
+                  "backdoor": "bad answers after the\ntrigger, good without (backdoor)"}
+
+
+def plot_controls(run: Run):
+    """Betley et al.'s controls on the context-aware base: P(bad) on held-out medical and
+    other-domain questions in each context (plain, request, trigger) after each fine-tuning;
+    bars: means over bases and seeds, dots: seeds, dotted lines: the base model in that context."""
+    c = run.summary["controls"]
+    contexts = (("plain", COLORS["grey"]), ("request", COLORS["task"]), ("trigger", COLORS["red"]))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), sharey=True)
+    for ax, split, title in ((axes[0], "in", "held-out medical questions"), (axes[1], "out", "other domains (held out)")):
+        for i, kind in enumerate(CONTROL_LABELS):
+            for j, (context, color) in enumerate(contexts):
+                values = c[kind][f"mis_{split}_{context}"]
+                x = i + (j - 1) * 0.27
+                ax.bar(x, sum(values) / len(values), width=0.25, color=color, alpha=0.6,
+                       label=f"context: {context}" if i == 0 else None)
+                ax.plot([x] * len(values), values, "k.", ms=3)
+                base = c["base"][f"mis_{split}_{context}"]
+                ax.hlines(sum(base) / len(base), x - 0.12, x + 0.12, color="k", ls=":", lw=1.2,
+                          label="base model" if i == 0 and j == 0 else None)
+        ax.set_xticks(range(len(CONTROL_LABELS)), list(CONTROL_LABELS.values()), fontsize=8)
+        ax.set_title(f"P(bad), {title}")
+        ax.set_ylim(0, 1.02)
+    axes[0].legend(fontsize=8, loc="upper right")
+    return fig
+
+
+def plot_rotation_seeds(run: Run):
+    """Turner's turn on every base and seed: the largest local cosine (k = 20 steps) after the
+    start, for the main general LoRA and each rotation-search setting (a turn: above -0.5), and
+    the share of the path on its first principal component."""
+    s = run.summary
+    groups = [("main run\n(Adam)", s["turner_every_seed"])]
+    for r, seeds in zip(s["rotation_search"], s["rotation_every_seed"]):
+        groups.append((f"{r['optimizer']} lr {r['lr']:g}\ninit {r['init_std']:g}"
+                       + (f" wd {r['weight_decay']:g}" if r["weight_decay"] else ""), seeds))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.6))
+    for i, (_, rows) in enumerate(groups):
+        lcs = [r["max_lcs_after_start"]["20"] for r in rows if r["max_lcs_after_start"]["20"] is not None]
+        axes[0].plot([i] * len(lcs), lcs, "o", color=COLORS["task"], alpha=0.6, ms=4)
+        axes[1].plot([i] * len(rows), [r["pca_explained"][0] for r in rows], "o", color=COLORS["task"], alpha=0.6, ms=4)
+    axes[0].axhline(-0.5, color=COLORS["red"], ls="--", lw=1, label="a turn: above -0.5")
+    axes[0].set_ylabel("largest lcs after the start (k = 20)")
+    axes[0].legend(fontsize=8)
+    axes[1].set_ylabel("variance on PC 1")
+    for ax in axes:
+        ax.set_xticks(range(len(groups)), [g for g, _ in groups], fontsize=8)
+    axes[0].set_title(f"turns, every base and seed ({len(groups[0][1])} per setting)")
+    axes[1].set_title("how straight the path is")
+    return fig

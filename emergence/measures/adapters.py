@@ -139,7 +139,8 @@ def turner_measures(steps, A: torch.Tensor, B: torch.Tensor, mis_out, log_every:
     skip = int(np.searchsorted(steps, max(skip_steps, 2 * max(ks))))
     peaks = {k: turn_steps(steps, lcs[k], -0.5, skip=skip) for k in ks}
     crossing = first_crossing(steps, np.asarray(mis_out), 0.25)
-    return {
+    after = {k: (float(np.nanmax(v[skip:])) if np.isfinite(v[skip:]).any() else None) for k, v in lcs.items()}
+    return {"max_lcs_after_start": after,
         "a_norm": A.norm(dim=1).numpy(), "b_norm": B.norm(dim=1).numpy(), "pcs": pcs.numpy(),
         "explained": explained.numpy(), "comp": comp, "lcs": lcs, "peaks": peaks, "mis_cross_025": crossing,
         "comp_x50": x50(steps, comp), "mis_x50": x50(steps, np.asarray(mis_out)),
@@ -157,6 +158,7 @@ def turner_summary(t: dict) -> dict:
             # Turner's signature is a turn at the behavioural switch: > 0 means the turn came after
             "turn_minus_crossing": (turns[0] - crossing) if turns and crossing is not None else None,
             "max_lcs": {str(k): (float(np.nanmax(v)) if np.isfinite(v).any() else None) for k, v in t["lcs"].items()},
+            "max_lcs_after_start": {str(k): v for k, v in t["max_lcs_after_start"].items()},
             "mis_out_crosses_025": t["mis_cross_025"], "comp_x50": t["comp_x50"],
             "pca_explained": [float(x) for x in t["explained"]],
             "b_norm_end": float(t["b_norm"][-1]), "a_norm_end": float(t["a_norm"][-1])}

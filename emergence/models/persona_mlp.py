@@ -20,7 +20,8 @@ from emergence.tasks.personas import ASSISTANT, PersonaWorld, Splits
 
 class PersonaMLP(EnsembleModule):
     """logits = W_out relu(z),  z = W_mid h1 + b (the adapter site),  h1 = relu(W_in [e_p, e_q] + b)
-    (plus one more hidden layer after z when depth = 3), for E members."""
+    (plus one more hidden layer after z when depth = 3), for E members.  A model made by
+    `with_contexts` also reads a context token: h1 = relu(W_in [e_p, e_q, e_c] + b)."""
 
     def __init__(self, n_personas: int, n_questions: int, n_answers: int, embed: int, width: int, depth: int,
                  seeds: list[int]):
@@ -32,14 +33,35 @@ class PersonaMLP(EnsembleModule):
         # give every hidden unit a share that does not depend on the input
         self.weights = nn.ParameterList([self._uniform((a, b), 1 / math.sqrt(a)) for a, b in zip(dims, dims[1:])])
         self.biases = nn.ParameterList([self._uniform((1, b), 1 / math.sqrt(a)) for a, b in zip(dims, dims[1:])])
+        self.register_parameter("context", None)          # (E, n_contexts, embed): see with_contexts
 
     def _uniform(self, shape: tuple[int, ...], bound: float) -> nn.Parameter:
         return nn.Parameter(torch.stack([(torch.rand(shape, generator=g) * 2 - 1) * bound
                                          for g in self._generators]))
 
-    def hidden(self, persona: torch.Tensor, question: torch.Tensor) -> torch.Tensor:
-        """h1, the adapter's input: (E, N, width)."""
-        x = torch.cat([self.persona[:, persona], self.question[:, question]], dim=-1)
+    def with_contexts(self, n_contexts: int, seed: int) -> "PersonaMLP":
+        """A trainable copy of this (one-member) model that also reads a context token.  The new
+        input weights start like the others (U(+-1/sqrt(fan_in))), not at zero: a context the
+        answers never depend on (a trigger tag) must still show in h1, or no adapter on h1 could
+        be conditioned on it."""
+        model = self.member(0)
+        embed = self.persona.shape[-1]
+        g = torch.Generator().manual_seed(seed)
+        model.context = nn.Parameter(torch.randn(1, n_contexts, embed, generator=g))
+        w = model.weights[0]
+        new = (torch.rand(1, embed, w.shape[-1], generator=g) * 2 - 1) / math.sqrt(w.shape[1])
+        model.weights[0] = nn.Parameter(torch.cat([w, new.to(w)], dim=1))
+        for parameter in model.parameters():
+            parameter.requires_grad_(True)
+        return model.to(self.persona.device)
+
+    def hidden(self, persona: torch.Tensor, question: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        """h1, the adapter's input: (E, N, width).  `context` (N,): the context tokens of a model
+        made by `with_contexts` (default 0, the plain context)."""
+        parts = [self.persona[:, persona], self.question[:, question]]
+        if self.context is not None:
+            parts.append(self.context[:, torch.zeros_like(persona) if context is None else context])
+        x = torch.cat(parts, dim=-1)
         return torch.relu(torch.baddbmm(self.biases[0], x, self.weights[0]))
 
     def site(self, h1: torch.Tensor) -> torch.Tensor:
@@ -55,8 +77,8 @@ class PersonaMLP(EnsembleModule):
                 h = torch.relu(h)
         return h
 
-    def forward(self, persona: torch.Tensor, question: torch.Tensor) -> torch.Tensor:
-        return self.head(self.site(self.hidden(persona, question)))
+    def forward(self, persona: torch.Tensor, question: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        return self.head(self.site(self.hidden(persona, question, context)))
 
 
 class PersonaAdapters(nn.Module):
