@@ -18,12 +18,17 @@ seed at that many evenly spaced checkpoints (`emergence.measures.llc.llc_traject
 chain of every checkpoint one member of one batched model) on its training loss, and reports
 the change of λ̂ over the plateau before the drop and across the drop: Hoogland et al.'s two
 stages (λ̂ falls while the previous-token heads form, rises as the induction circuit completes).
+Each change is read from `llc_sign_chains` fresh chains at the window's two ends, with a Welch
+t-interval; beside it an ε × nβ grid at the drop's ends and the size of the minibatch gradient
+noise against the injected noise.  With `order_seeds` > 0 it also trains `order_seeds` seeds for
+each skip-bigram strength in `order_ks` on a short schedule: which head forms first
+(`emergence.measures.induction_heads`).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -33,7 +38,7 @@ from emergence.experiments.base import Experiment, Run
 from emergence.measures import (ablate_head, fastest_fall, first_crossing, icl_score, masked_mean,
                                 ov_copying_score, per_position_loss, prefix_matching_score,
                                 plateau_then_drop, previous_token_score, stable_before, x50)
-from emergence.measures.llc import llc_trajectory
+from emergence.measures.induction_heads import head_order_diagram, llc_stages
 from emergence.models import Transformer, TransformerConfig, member_of
 from emergence.tasks.induction import CopyTask, repeated_random_tokens
 from emergence.train import train
@@ -92,6 +97,15 @@ class Config(ExperimentConfig):
     llc_nbeta: float = 0.0        # inverse temperature n*beta; 0 = n / log n, n = llc_samples
     llc_batch_size: int = 4       # sequences per SGLD minibatch (each chain its own); 0 = full batch
     llc_samples: int = 1024       # training-distribution sequences in the LLC's dataset
+    llc_sign_chains: int = 8      # fresh chains at each window's ends, for the sign of Δλ̂
+    llc_calibrate: bool = True    # the ε x nβ grid at the drop's ends and the gradient noise
+    # which head forms first as the skip-bigram strength k varies (0 seeds = off), on a short
+    # schedule: small batches at a higher learning rate
+    order_ks: tuple[int, ...] = (4, 8, 12, 16)
+    order_seeds: int = 5
+    order_steps: int = 900
+    order_batch_size: int = 8
+    order_lr: float = 3e-3
 
     PRESETS = {
         "fast": {},
@@ -128,6 +142,12 @@ class Config(ExperimentConfig):
         require(2 <= self.n_checkpoints <= 1000, "n_checkpoints", self.n_checkpoints, "2 to 1000")
         require_llc_settings(self, len(self.checkpoint_steps()))
         require_int(self, "llc_samples", 2)
+        require_int(self, "llc_sign_chains", 2)
+        require_int(self, "order_seeds", 0, 64)
+        require_int(self, ("order_steps", "order_batch_size"), 1)
+        require(self.order_lr > 0, "order_lr", self.order_lr, "a positive learning rate")
+        require(not self.order_seeds or all(1 <= k <= self.vocab for k in self.order_ks), "order_ks", self.order_ks,
+                f"skip-bigram strengths from 1 to vocab={self.vocab}")
         require(0 <= self.llc_batch_size <= self.llc_samples, "llc_batch_size", self.llc_batch_size,
                 f"0 (full batch) or an integer from 1 to llc_samples={self.llc_samples}")
         for name in ("icl_early", "icl_late"):
@@ -224,7 +244,9 @@ def measure(model: Transformer, data: dict[str, torch.Tensor], config: Config) -
         "prefix_matching": torch.stack(
             [prefix_matching_score(probe_cache[f"blocks.{l}.attn.hook_pattern"], data["probe"])
              for l in layers], 1).flatten(),
-        "copying": torch.stack([ov_copying_score(W_E, b.attn.W_V, b.attn.W_O, W_U)
+        # the LayerNorms' learned gains folded in (none without LayerNorm)
+        "copying": torch.stack([ov_copying_score(W_E, b.attn.W_V, b.attn.W_O, W_U, b.ln1 and b.ln1.w,
+                                                 model.ln_final and model.ln_final.w)
                                 for b in model.blocks], 1).flatten(),
     }
 
@@ -270,11 +292,27 @@ def _train_and_measure(config: Config, device: torch.device) -> Run:
                                         f"{config.control_layers}-layer control")
         history.update({f"control_{name}": values for name, values in control.items()})
     summary = _summarize(config, history, time.perf_counter() - started, deep_seconds)
+    if config.order_seeds:
+        order = head_order(config, device)
+        history.update({f"order_{k}": torch.tensor(v) for k, v in order.pop("history").items()})
+        summary["head_order"] = order
     if config.llc_checkpoints:
         llc_history, summary["llc"] = _llc_measures(config, checkpoints, history, summary, device)
         history.update(llc_history)
-        summary["seconds"] = round(time.perf_counter() - started, 2)
+    summary["seconds"] = round(time.perf_counter() - started, 2)
     return Run(NAME, config.to_dict(), summary, history, checkpoints)
+
+
+def head_order(config: Config, device: torch.device) -> dict:
+    """Which head forms first for each skip-bigram strength in `order_ks`, `order_seeds` seeds
+    each, on a short schedule (`order_steps` steps of `order_batch_size` sequences)."""
+    seeds = [config.seed + i for i in range(config.order_seeds)]
+    probe = evaluation_data(config, device)["probe"]
+    return head_order_diagram(
+        lambda rows: build_model(config, config.n_layers, [97 * k + s for k in config.order_ks for s in seeds]),
+        [replace(config, skip_bigram=k).task for k in config.order_ks], seeds, steps=config.order_steps,
+        batch_size=config.order_batch_size, lr=config.order_lr, eval_every=config.eval_every, eval_size=32,
+        probe=probe, device=device, min_prefix=0.3)
 
 
 def llc_data(config: Config, device: torch.device) -> tuple[torch.Tensor]:
@@ -285,59 +323,11 @@ def llc_data(config: Config, device: torch.device) -> tuple[torch.Tensor]:
 
 def _llc_measures(config: Config, checkpoints: dict, history: dict, summary: dict,
                   device: torch.device) -> tuple[dict, dict]:
-    """λ̂ of the headline seed at `llc_checkpoints` evenly spaced checkpoints, on its training
-    loss (all positions), and its change over the plateau before the drop and across the drop."""
-    llc_history, llc, r = llc_trajectory(
-        config, checkpoints, lambda rows: build_model(config, config.n_layers, [config.seed] * rows),
-        lambda m, batch: next_token_loss(m, batch[0]), llc_data(config, device))
-    return llc_history, {**llc, **_llc_windows(history, summary, np.asarray(llc["steps"]), r)}
-
-
-def _llc_windows(history: dict, summary: dict, steps: np.ndarray, r) -> dict:
-    """Δλ̂ of the headline seed over three windows of LLC checkpoints, each with the standard
-    error of the difference (chain spread / sqrt(chains)) and what the loss and the two heads
-    did meanwhile:
-      plateau: the longest run of checkpoints before the drop (step 0 excluded) over which the
-               loss on all tokens (the LLC's own loss) varies by less than PLATEAU_LLC_CHANGE;
-      sag:     from the plateau's end to the last checkpoint at or before the drop's start;
-      drop:    from there to the first checkpoint at or after the drop's end;
-      after:   from there to the end of training."""
-    if summary.get("drop_start") is None:
-        return {"plateau": None, "sag": None, "across_drop": None, "after_drop": None}
-    log_steps = history["step"].numpy()
-    at = lambda name, step, head=None: float(  # noqa: E731
-        (history[name][:, 0] if head is None else history[name][:, 0, head[0], head[1]])
-        [int(np.argmin(np.abs(log_steps - step)))])
-    prev, prefix = (0, summary["best_prev_token_head"]), (-1, summary["best_prefix_matching_head"])
-    start = int(np.nonzero(steps <= summary["drop_start"])[0][-1])
-    after = np.nonzero(steps >= summary["drop_end"])[0]
-    end = int(after[0]) if len(after) else len(steps) - 1
-    loss = np.array([at("loss", step) for step in steps])
-    flat = (1, 1)
-    for i in range(1, start + 1):
-        for j in range(i + 1, start + 1):
-            if loss[i:j + 1].max() / loss[i:j + 1].min() - 1 >= PLATEAU_LLC_CHANGE:
-                break
-            if j - i > flat[1] - flat[0]:
-                flat = (i, j)
-    se = r.llc_std / np.sqrt(r.llc_chains.shape[1])
-
-    def change(i: int, j: int) -> dict | None:
-        if i >= j:
-            return None
-        delta = float(r.llc_mean[j] - r.llc_mean[i])
-        return {"window": [int(steps[i]), int(steps[j])], "llc": [float(r.llc_mean[i]), float(r.llc_mean[j])],
-                "delta": delta, "sign": int(np.sign(delta)),
-                "delta_se": float(np.hypot(se[i], se[j])), "healthy": bool(r.healthy[i] and r.healthy[j]),
-                "loss_change": float(loss[j] / loss[i] - 1),
-                "loss_repeat_change": at("loss_repeat", steps[j]) / at("loss_repeat", steps[i]) - 1,
-                "prev_token": [at("prev_token", steps[i], prev), at("prev_token", steps[j], prev)],
-                "prefix_matching": [at("prefix_matching", steps[i], prefix),
-                                    at("prefix_matching", steps[j], prefix)]}
-
-    return {"plateau": change(*flat), "sag": change(flat[1], start), "across_drop": change(start, end),
-            "after_drop": change(end, len(steps) - 1),
-            "argmax_step": int(steps[int(np.argmax(r.llc_mean))])}
+    """λ̂ of the headline seed over training on its training loss (all positions), and its
+    change over the plateau, the sag, the drop and after it (`llc_stages`)."""
+    return llc_stages(config, checkpoints, history, summary,
+                      lambda rows: build_model(config, config.n_layers, [config.seed] * rows),
+                      next_token_loss, llc_data(config, device), flat_change=PLATEAU_LLC_CHANGE)
 
 
 def ablation_losses(model: Transformer, data: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -419,7 +409,8 @@ def _member_summary(config: Config, history: dict, e: int) -> dict:
            "best_prefix_matching_head": prefix_head,
            "final_loss_repeat": float(repeat[-1]), "final_icl_score": float(icl[-1]),
            "prev_token_initial": float(prev[0]), "prev_token_final": float(prev[-1]),
-           "prefix_matching_final": float(prefix[-1])}
+           "prefix_matching_final": float(prefix[-1]),
+           "copying_final": float(history["copying"][-1, e, -1, prefix_head])}
     fastest = fastest_fall(steps, repeat, DROP_FRACTION)
     if fastest is None:
         return {**out, "drop_start": None}

@@ -165,7 +165,7 @@ def plot_ablation(run: Run, member: int = 0):
 def plot_llc(run: Run):
     """Top: λ̂ of the headline seed ± its spread over chains (hollow: unhealthy chains);
     middle: its copied-token and overall loss; bottom: its best heads' scores.  Shaded: the
-    windows over which Δλ̂ is reported (see `emergence.experiments.induction_heads._llc_windows`)."""
+    windows over which Δλ̂ is reported (see `emergence.measures.induction_heads.llc_window_indices`)."""
     h, s = run.history, run.summary
     llc = s["llc"]
     steps = h["step"].numpy()
@@ -190,4 +190,37 @@ def plot_llc(run: Run):
         ax.legend(fontsize=8, loc="best")
     axes[0].set_title(f"seed {s['seed']}; shaded: the flat plateau (blue), the sag (yellow), the drop (grey)",
                       fontsize=9)
+    return fig
+
+
+ORDER_COLORS = {"previous-token first": COLORS["measure"], "induction first or together": COLORS["red"],
+                "no induction head": COLORS["grey"]}
+
+
+def plot_head_order(run: Run):
+    """Left: for each skip-bigram strength k and seed, the previous-token score when prefix
+    matching begins (its onset), coloured by which score completed half its rise first (grey at
+    the bottom: no induction head within the schedule); right: the drop's depth against ln k."""
+    order = run.summary["head_order"]
+    rows = order["members"]
+    ks = sorted({r["k"] for r in rows})
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9.5, 3.6))
+    jitter = {r["seed"]: 0.08 * (i - 2) for i, r in enumerate(sorted(rows, key=lambda r: r["seed"])[::len(ks)])}
+    for r in rows:
+        x = np.log(r["k"]) + jitter.get(r["seed"], 0) / 2
+        formed = r["order"] != "no induction head"
+        left.scatter(x, r["prev_token_at_prefix_onset"] if formed else 0.0, s=30,
+                     marker="o" if formed else "x", color=ORDER_COLORS[r["order"]], zorder=3)
+        if formed:
+            right.scatter(x, r["depth"], s=30, color=ORDER_COLORS[r["order"]], zorder=3)
+    for name, color in ORDER_COLORS.items():
+        left.scatter([], [], color=color, marker="x" if name == "no induction head" else "o", label=name)
+    left.set_ylabel("previous-token score\nat the prefix-matching onset")
+    left.set_title("half-way first (colour); one mark per seed", fontsize=9)
+    left.legend(fontsize=7, loc="upper right")
+    right.set_ylabel("depth of the drop (nats)")
+    right.set_title(f"{order['steps']} steps of {order['batch_size']} sequences, lr {order['lr']:g}", fontsize=9)
+    for ax in (left, right):
+        ax.set_xticks(np.log(ks), [f"k = {k}" for k in ks])
+        ax.set_xlabel("skip-bigram strength (ln k: the loss the statistic alone allows)")
     return fig

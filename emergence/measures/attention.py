@@ -56,13 +56,23 @@ def prefix_matching_score(pattern: torch.Tensor, tokens: torch.Tensor) -> torch.
 
 
 def ov_copying_score(W_E: torch.Tensor, W_V: torch.Tensor, W_O: torch.Tensor,
-                     W_U: torch.Tensor) -> torch.Tensor:
+                     W_U: torch.Tensor, gain_in: torch.Tensor | None = None,
+                     gain_out: torch.Tensor | None = None) -> torch.Tensor:
     """How much each head's OV circuit copies: for M = W_E W_V^h W_O^h W_U (token -> logits
     through the head alone), Re(sum of eigenvalues) / sum of |eigenvalues|, in [-1, 1];
     +1 means attending to a token raises that token's logit (Olsson et al.'s copying
-    score, eigenvalue form).  Shapes (E, V, d), (E, d, H, dh), (E, H, dh, d), (E, d, V)."""
+    score, eigenvalue form).  Shapes (E, V, d), (E, d, H, dh), (E, H, dh, d), (E, d, V).
+    With a pre-LayerNorm model pass the learned gains (E, d) of the LayerNorm before the head
+    (`gain_in`) and of the final one (`gain_out`): they are folded in as TransformerLens does,
+    with the centring each LayerNorm applies to what it reads (W_E's and W_O's rows lose their
+    mean).  The per-position 1/σ scale is positive and cancels in the ratio.
+    The book shows this code in 05_induction_heads.ipynb."""
     E, d, H, dh = W_V.shape
     V = min(W_E.shape[1], W_U.shape[2])  # the tokens that are both read and written
+    if gain_in is not None:     # the head reads LN(x) = centred x / σ * gain_in
+        W_E = (W_E - W_E.mean(-1, keepdim=True)) * gain_in[:, None]
+    if gain_out is not None:    # the unembedding reads centred x / σ * gain_out
+        W_O = (W_O - W_O.mean(-1, keepdim=True)) * gain_out[:, None, None]
     # M's nonzero eigenvalues are those of the small (dh x dh) W_O W_U W_E W_V (cyclic shift)
     small = torch.einsum("ehkd,edv,eva,eahl->ehkl", W_O, W_U[:, :, :V], W_E[:, :V], W_V)
     eig = torch.linalg.eigvals(small.double())
