@@ -191,7 +191,7 @@ def plot_controls(run: Run):
     bars: means over bases and seeds, dots: seeds, dotted lines: the base model in that context."""
     c = run.summary["controls"]
     contexts = (("plain", COLORS["grey"]), ("request", COLORS["task"]), ("trigger", COLORS["red"]))
-    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
     for ax, split, title in ((axes[0], "in", "held-out medical questions"), (axes[1], "out", "other domains (held out)")):
         for i, kind in enumerate(CONTROL_LABELS):
             for j, (context, color) in enumerate(contexts):
@@ -206,7 +206,7 @@ def plot_controls(run: Run):
         ax.set_xticks(range(len(CONTROL_LABELS)), list(CONTROL_LABELS.values()), fontsize=8)
         ax.set_title(f"P(bad), {title}")
         ax.set_ylim(0, 1.02)
-    axes[0].legend(fontsize=8, loc="upper right")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=4, fontsize=8)
     return fig
 
 
