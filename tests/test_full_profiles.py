@@ -39,6 +39,8 @@ TINY = {
                                   rotation_steps=20, n_bases=2, n_seeds=2, noise_seeds=2, tf_d_model=16,
                                   tf_d_mlp=32, tf_batch=8, tf_pretrain_steps=20, tf_finetune_steps=20),
     "llc_validation": dict(n=200, chains=2, burnin=10, draws=40, regular_dims=(2, 3), calib_dim=2),
+    "ghost_points": dict(delays=(5.0, 10.0, 20.0), lrs_per_decade=3, inits=2, steps=40, steps_per_delay=40,
+                         tail=10),
 }
 
 
@@ -50,6 +52,7 @@ PATHS = {
     "mirage": ("analytic", "digits", "skills"),
     "emergent_misalignment": ("transformer", "revert", "rotation_search", "stability"),
     "llc_validation": ("validation", "calibration", "off_minimum"),
+    "ghost_points": ("success_fraction", "critical_lr", "landscape", "remedies"),
 }
 
 

@@ -18,8 +18,9 @@ EXPERIMENTS_DIR = PACKAGE / "experiments"
 # The total was 3,250 until the second science pass of chapters 1-4 added three experiments'
 # orchestration (the schedule comparison, the sigma sweep's members, the answer tokens) while
 # putting their measures in emergence/measures/ (quanta, parity, silent_alignment): 3,280 lines.
+# A new chapter brings its own module (ghost points: about 230 lines), hence 3,600.
 MAX_MODULE_LINES = 550
-MAX_FLOOR_LINES = 3_350
+MAX_FLOOR_LINES = 3_600
 
 
 def modules() -> dict[str, Path]:

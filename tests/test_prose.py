@@ -140,6 +140,10 @@ ALLOWED: dict[str, list[tuple[str, str]]] = {
         ("pre-trained 10× longer on 7-turn conversations",
          "constants of the full preset (Config.PRESETS['full']), phrased as the full profile's"),
     ],
+    # ---- 09_ghost_points.ipynb ------------------------------------------------------------
+    "09_ghost_points.ipynb": [
+        ("(95 % interval GLUED", "the confidence level of the interval printed with it, a choice"),
+    ],
     # ---- 08_llc.ipynb ---------------------------------------------------------------------
     "08_llc.ipynb": [
         ("truth within 3.5 chain standard deviations",

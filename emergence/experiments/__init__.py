@@ -6,12 +6,13 @@ from emergence.experiments import grokking, induction_heads, silent_alignment, s
 from emergence.experiments import mirage, scaling_laws
 from emergence.experiments import emergent_misalignment
 from emergence.experiments import llc_validation
+from emergence.experiments import ghost_points
 from emergence.config import PROFILES, ConfigError, resolve_profile
 from emergence.experiments.base import Experiment, Run
 
 EXPERIMENTS: dict[str, Experiment] = {module.EXPERIMENT.name: module.EXPERIMENT for module in (
     grokking, sparse_parity, silent_alignment, induction_heads, scaling_laws, mirage,
-    emergent_misalignment, llc_validation)}
+    emergent_misalignment, llc_validation, ghost_points)}
 
 
 def get(name: str) -> Experiment:
