@@ -19,8 +19,11 @@ with coherence (mass left on the question's two valid answers), Soligo et al.'s 
 noise) of the general and the narrow solutions over `n_seeds` seeds trained as one ensemble,
 the drift from narrow to general when the KL penalty is removed, and Turner et al.'s
 phase-transition measures on the adapter's trajectory (norms, PCA, local cosine similarity,
-comp score), including a few optimiser settings chosen to look for an abrupt rotation.  The
-transformer variant, in which the persona is inferred in context, is in `em_transformer.py`.
+comp score), including a few optimiser settings chosen to look for an abrupt rotation (every
+fine-tuning seed; `emergence.tasks.em_finetuning`), and Betley et al.'s controls on a copy of each
+base that reads a context token: the bad answers asked for (intent) and a backdoor behind a trigger
+(`emergence.tasks.em_controls`).  The transformer variant, in which the persona is inferred in
+context, is in `em_transformer.py`.
 """
 
 from __future__ import annotations
