@@ -10,9 +10,11 @@ import torch
 
 from acceptance import chapter_run, check
 from emergence.experiments import ConfigError, llc_validation
-from emergence.measures.llc import (LLCWarning, aoyagi_rrr, default_nbeta, estimate_llc, exact_crossing, exact_regular,
-                                    model_loss, sequential_sgld_llc, stack_params)
-from emergence.tasks.known_llc import regression_loss, regular_case
+from emergence.measures.llc import (LLCWarning, aoyagi_branch, aoyagi_dln, aoyagi_rrr, default_nbeta, estimate_llc,
+                                    exact_crossing, exact_regular, model_loss, sequential_sgld_llc, stack_params)
+from emergence.tasks.known_llc import (balanced_factors, dln_case, dln_loss, dln_moment_loss, dln_product,
+                                       flat_hessian_eigenvalues, regression_loss, regular_case, rrr_minimum,
+                                       second_moments)
 
 # --- closed forms ---------------------------------------------------------------------------
 
@@ -27,6 +29,50 @@ def test_aoyagi_formula_known_values():
     # never more than the regular value: half the number of parameters
     for M, H, N, r in [(3, 3, 3, 1), (4, 3, 5, 2), (5, 4, 3, 2), (6, 2, 6, 1)]:
         assert aoyagi_rrr(M, H, N, r) <= (M * H + H * N) / 2
+
+
+def test_aoyagi_any_depth():
+    """Aoyagi (2024) at depth 2 is Aoyagi and Watanabe (2005); a depth-3 value worked by hand; the
+    formula reads the same for the transposed network and never exceeds half the parameter count."""
+    for M, H, N in [(m, h, k) for m in range(1, 8) for h in range(1, 8) for k in range(1, 8)]:
+        for r in range(min(M, H, N) + 1):
+            assert aoyagi_dln((N, H, M), r) == aoyagi_rrr(M, H, N, r)
+    # (12, 10, 10, 12), r = 8: M_j = 4, 2, 2, 4; S is all four (l = 3): m = 4, a = 3;
+    # 8 (24 - 8) / 2 + 0 - 2 * 12² / 12 + (4 + 8 + 8 + 8 + 8 + 16) / 2 = 64 - 24 + 26
+    assert aoyagi_dln((12, 10, 10, 12), 8) == 66.0 and aoyagi_branch((12, 10, 10, 12), 8) == 3
+    assert aoyagi_branch((10, 6, 7, 10), 5) == 1 and aoyagi_dln((10, 6, 7, 10), 5) == 5 * 15 / 2 + 1 * 2 / 2
+    assert aoyagi_dln((4, 4, 4, 4), 4) == 8.0          # a full-rank product: every 4x4 matrix, 16 / 2
+    for widths in [(3, 5, 2, 4), (10, 7, 8, 9, 10), (6, 2, 8, 6), (5, 9, 9, 9, 3)]:
+        for r in range(min(widths) + 1):
+            lam = aoyagi_dln(widths, r)
+            assert lam == aoyagi_dln(widths[::-1], r)
+            assert lam <= sum(a * b for a, b in zip(widths, widths[1:])) / 2
+    with pytest.raises(ValueError, match="r <= min"):
+        aoyagi_dln((3, 2, 3), 3)
+
+
+def test_deep_linear_reference_point_is_a_minimum_and_the_old_one_a_saddle():
+    """The reduced-rank-regression optimum, split over the layers, is a global minimum of L_n: zero
+    gradient, no negative Hessian eigenvalue, a loss no rank-limited product beats.  The rank-r fit
+    with the spare hidden units at zero (the old reference point) is a saddle when the labels are
+    noisy: its Hessian has a negative eigenvalue (at depth 2; deeper, the escape is of higher order
+    and the Hessian alone does not show it)."""
+    gen = torch.Generator().manual_seed(0)
+    widths, r = (5, 4, 5), 2
+    params, (x, y), singular = dln_case(widths, r, 400, gen, "cpu", noise=0.5)
+    point = {k: v[0] for k, v in params.items()}
+    moments = second_moments(x, y)
+    assert float(dln_loss(point, (x, y))) == pytest.approx(float(dln_moment_loss(point, moments)), rel=1e-12)
+    ev = flat_hessian_eigenvalues(dln_moment_loss, point, moments)
+    assert ev.min() >= -1e-9 * ev.max()
+    best = float(dln_loss(point, (x, y)))
+    for _ in range(20):     # random products near the optimum do no better
+        near = {k: v + 0.01 * torch.randn(v.shape, generator=gen, dtype=v.dtype) for k, v in point.items()}
+        assert float(dln_loss(near, (x, y))) > best
+    saddle = balanced_factors(rrr_minimum(x, y, r)[0], widths)
+    assert torch.allclose(dln_product(saddle), rrr_minimum(x, y, r)[0])
+    ev_saddle = flat_hessian_eigenvalues(dln_loss, saddle, (x, y))
+    assert ev_saddle.min() < -1e-3 * ev_saddle.max()
 
 
 def test_exact_regular_tends_to_half_the_dimension():
@@ -128,7 +174,8 @@ def test_bad_settings_are_refused(regular10):
 @pytest.mark.parametrize("setting, value, message", [
     ("chains", 1, "chains=1 is not allowed"),
     ("crossing_chains", 1, "crossing_chains=1 is not allowed"),
-    ("dln_cases", ("3x3x3x4",), "r <= min"),
+    ("dln_cases", ("3x3x3:4",), "r <= every width"),
+    ("dln_cases", ("3x3x3x1",), "NxH1x"),
     ("crossing_b", (2, 3), "equally long"),
     ("regular_epsilon", 0.0, "regular_epsilon=0.0 is not allowed"),
 ])
@@ -168,11 +215,10 @@ def test_regular_models_within_ten_percent_of_half_the_dimension(run):
 
 def test_normal_crossings_within_tolerance_and_ordered(run):
     crossing = rows(run, "normal crossing")
-    tolerance = run.summary["tolerances"]["crossing"]
     for r in crossing:
         name = f"normal crossing {r['case']}"
         # against the exact λ_γ at the run's nβ and γ (18-19 % below the asymptotic λ at `fast`)
-        check(f"{name}: |λ̂ / λ_γ - 1|", abs(r["estimate"] / r["exact_finite"] - 1), "<=", tolerance,
+        check(f"{name}: |λ̂ / λ_γ - 1|", abs(r["estimate"] / r["exact_finite"] - 1), "<=", 0.10,
               seed=chain_seed(run))
         # devinterp's criterion
         check(f"{name}: |λ̂ - λ| in standard errors", abs(r["estimate"] - r["true"]) / r["std"], "<=", 3.5,
@@ -183,11 +229,22 @@ def test_normal_crossings_within_tolerance_and_ordered(run):
           seed=chain_seed(run))
 
 
+def test_deep_linear_cases_cover_depth_size_and_branches(run):
+    dln = rows(run, "deep linear")
+    assert max(r["depth"] for r in dln) >= 3, "a network of depth 3 or more"
+    assert max(r["n_params"] for r in dln) >= 200, "hundreds of parameters"
+    assert len({r["branch"] for r in dln}) >= 2, "two or more branches of Aoyagi's formula"
+
+
 def test_deep_linear_networks_within_tolerance_of_aoyagi(run):
     for r in rows(run, "deep linear"):
-        assert r["grad_norm"] < 1e-6, "w* must be a minimum of L_n"
-        check(f"deep linear {r['case']}: |relative error|", abs(r["rel_error"]), "<=",
-              run.summary["tolerances"]["dln"], seed=chain_seed(run))
+        name = f"deep linear {r['case']}"
+        assert r["grad_norm"] < 1e-6, "w* must be a stationary point of L_n"
+        # a minimum: no direction curves down beyond rounding (the layers' symmetry keeps some
+        # eigenvalues exactly zero, so the smallest is 0 up to rounding, not positive)
+        check(f"{name}: smallest Hessian eigenvalue / largest", r["hessian_min_rel"], ">=", -1e-9,
+              seed=chain_seed(run))
+        check(f"{name}: |λ̂ / λ - 1|", abs(r["estimate"] / r["true"] - 1), "<=", 0.15, seed=chain_seed(run))
 
 
 def test_validation_chains_are_healthy(run):

@@ -373,3 +373,45 @@ def aoyagi_rrr(M: int, H: int, N: int, r: int) -> float:
     if N + H < M + r:
         return (H * N - H * r + M * r) / 2
     return M * N / 2
+
+
+def aoyagi_dln(widths: Sequence[int], r: int) -> float:
+    """The learning coefficient of a deep linear network x -> W_L ... W_1 x whose layer widths are
+    `widths` = (input N, hidden H_1, ..., H_{L-1}, output M), at a true product of rank r
+    (Aoyagi 2024, Theorem 1; depth 2 is `aoyagi_rrr`).  With M_j = widths[j] - r, take S, the
+    ℓ + 1 smallest M_j for the smallest ℓ >= 1 such that
+
+        max S < min of the rest,   Σ S >= ℓ max S,   Σ S < ℓ min of the rest
+
+    (the rest may be empty); the branch is ℓ.  Then with m = ⌈Σ S / ℓ⌉ and a = Σ S - (m - 1) ℓ,
+
+        λ = r (N + M - r) / 2 + a (ℓ - a) / (4 ℓ) - (ℓ - 1) (Σ S)² / (4 ℓ) + ½ Σ_{i<j in S} M_i M_j.
+
+    The book shows this code in 08_llc.ipynb."""
+    from fractions import Fraction
+    if len(widths) < 3 or not 0 <= r <= min(widths):
+        raise ValueError(f"widths={tuple(widths)!r}, r={r!r} are not allowed: at least 3 widths, 0 <= r <= min(widths)")
+    s = _aoyagi_subset(widths, r)
+    ell, total = len(s) - 1, sum(s)
+    m = -(-total // ell)
+    a = total - (m - 1) * ell
+    pairs = sum(s[i] * s[j] for i in range(len(s)) for j in range(i + 1, len(s)))
+    lam = (Fraction(r * (widths[0] + widths[-1] - r), 2) + Fraction(a * (ell - a), 4 * ell)
+           - Fraction((ell - 1) * total * total, 4 * ell) + Fraction(pairs, 2))
+    return float(lam)
+
+
+def aoyagi_branch(widths: Sequence[int], r: int) -> int:
+    """ℓ, the branch of Aoyagi's formula that `aoyagi_dln` uses (the ℓ + 1 narrowest layers enter)."""
+    return len(_aoyagi_subset(widths, r)) - 1
+
+
+def _aoyagi_subset(widths: Sequence[int], r: int) -> list[int]:
+    """S of `aoyagi_dln`: the shortest prefix (two or more) of the sorted M_j = widths[j] - r that
+    meets Aoyagi's three conditions (Aoyagi shows that one exists)."""
+    m_all = sorted(w - r for w in widths)
+    for size in range(2, len(m_all) + 1):
+        s, rest, ell = m_all[:size], m_all[size:], size - 1
+        if sum(s) >= ell * s[-1] and (not rest or (s[-1] < rest[0] and sum(s) < ell * rest[0])):
+            return s
+    raise RuntimeError(f"no subset S for widths={tuple(widths)}, r={r}")
