@@ -39,7 +39,7 @@ def _config(args):
     return experiment, experiment.Config.preset(profile, **_parse_sets(args.set))
 
 
-def _write_outputs(run, out: Path) -> None:
+def write_outputs(run, out: Path) -> None:
     """summary.json and history.npz, each written to a temporary name and then renamed."""
     out.mkdir(parents=True, exist_ok=True)
     with open(out / ".summary.json.tmp", "w") as f:
@@ -95,6 +95,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if args.out:
-        _write_outputs(run, args.out)
+        write_outputs(run, args.out)
     print(json.dumps({k: v for k, v in run.summary.items() if k not in ("config", "members")}, indent=1))
     return 0

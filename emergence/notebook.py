@@ -13,7 +13,10 @@ The site (myst-nb) substitutes the value; in Jupyter or Colab, where myst-nb may
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -59,6 +62,7 @@ class SettingsUsed:
     settings: dict[str, Any]
     changed: tuple[str, ...]
     notes: tuple[str, ...] = ()         # why `auto` chose this profile or device, one line each
+    published: str = ""                 # the experiment whose run the site publishes beside this page
 
     def __str__(self) -> str:
         rows = [f"  {k} = {v!r}" + ("   (changed)" if k in self.changed else "")
@@ -87,10 +91,44 @@ class SettingsUsed:
             f"Profile <strong>{escape(self.profile)}</strong> on <strong>{escape(self.device)}</strong>"
             f" ({escape(self.versions)}). Changed from the profile: {escape(changed)}.</p>"
             + "".join(f'<p style="margin: 0 0 0.3em 0">{escape(note[:1].upper() + note[1:])}.</p>'
-                      for note in self.notes) +
+                      for note in self.notes)
+            + self._downloads_html() +
             f'<details><summary style="cursor: pointer">All {len(self.settings)} settings</summary>'
             f'<table style="{self.TABLE_STYLE}"><thead><tr><th>setting</th><th>value</th><th></th></tr></thead>'
             f"<tbody>{rows}</tbody></table></details></div>")
+
+
+    def _downloads_html(self) -> str:
+        if not self.published:
+            return ""
+        folder = f"../_static/runs/{self.published}"
+        return (f'<p class="run-downloads" style="margin: 0 0 0.3em 0">This run\'s numbers: '
+                f'<a href="{folder}/summary.json" download>summary.json</a> and '
+                f'<a href="{folder}/history.npz" download>history.npz</a> (what '
+                f"<code>python -m emergence run {self.published} --out DIR</code> writes; "
+                f'every chapter\'s checks are on the <a href="../book/results.html">Results</a> page).</p>')
+
+
+# Set by the book build (book/_ext/results.py): the folder where each chapter notes which cache
+# entry its run is, so that the site can publish the run's summary and history beside the page.
+SITE_RUNS = "EMERGENCE_SITE_RUNS"
+
+
+def _note_site_run(config: ExperimentConfig, profile: str, device) -> str:
+    """During the book build only: note the cache entry this page's run will be (the key that
+    `Experiment.run` computes under the same threads); returns the experiment's name, or ""."""
+    folder = os.environ.get(SITE_RUNS)
+    if not folder:
+        return ""
+    from emergence import cache
+    from emergence.train import cpu_threads
+    name = type(config).experiment()
+    with cpu_threads(config.threads):
+        key = cache.run_key(name, config.to_dict(), device.type)
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    note = {"experiment": name, "key": key, "cache": str(cache.cache_dir()), "profile": profile}
+    (Path(folder) / f"{name}.json").write_text(json.dumps(note))
+    return name
 
 
 def settings_used(config: ExperimentConfig, profile: str = "auto") -> SettingsUsed:
@@ -105,4 +143,5 @@ def settings_used(config: ExperimentConfig, profile: str = "auto") -> SettingsUs
                         versions=f"emergence {__version__}, torch {torch.__version__}",
                         settings=settings,
                         changed=tuple(k for k, v in settings.items() if preset.get(k) != v),
-                        notes=tuple(note for note in (profile_note, device_note) if note))
+                        notes=tuple(note for note in (profile_note, device_note) if note),
+                        published=_note_site_run(config, profile, device))

@@ -10,7 +10,9 @@ values over seeds and kernel dispatches, thresholds and margins.
 `chapter_run(module)` is the run the acceptance fixtures test: the chapter's `fast` preset (from
 the run cache).  The audit sets `EMERGENCE_AUDIT_SEED` to the first seed of another block and
 `EMERGENCE_AUDIT_RUN` to the folder its training wrote (`python -m emergence run ... --out`), so the
-tests read that run whatever the package's code is now.
+tests read that run whatever the package's code is now.  The book build's Results page sets
+`EMERGENCE_RESULTS_RUNS` to the site's folder of published runs (one `<experiment>/` folder each,
+as `--out` writes them) and reads every chapter's checks from there (book/_ext/results.py).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ def chapter_run(module):
     """The chapter's `fast` run: trained or loaded from the cache, or in the audit the run that
     EMERGENCE_AUDIT_RUN names (its summary.json and history.npz; no checkpoints)."""
     folder = os.environ.get("EMERGENCE_AUDIT_RUN")
+    if os.environ.get("EMERGENCE_RESULTS_RUNS"):
+        folder = str(Path(os.environ["EMERGENCE_RESULTS_RUNS"]) / module.NAME)
     if not folder:
         return module.run(fast(module.Config))
     import numpy as np

@@ -28,10 +28,12 @@ def pytest_runtest_call(item):
 
 
 def pytest_collection_modifyitems(config, items):
-    """In the portability audit (EMERGENCE_AUDIT_SEED set), run only the acceptance tests:
+    """In the portability audit (EMERGENCE_AUDIT_SEED set) and for the site's Results page
+    (EMERGENCE_RESULTS_RUNS set), run only the acceptance tests:
     those that read the chapter's run.  With EMERGENCE_UNIT_ONLY=1, only the others: the unit
     tests, a few minutes without training any chapter's `fast` run."""
-    audit, unit_only = os.environ.get("EMERGENCE_AUDIT_SEED") is not None, os.environ.get("EMERGENCE_UNIT_ONLY") == "1"
+    audit = os.environ.get("EMERGENCE_AUDIT_SEED") is not None or bool(os.environ.get("EMERGENCE_RESULTS_RUNS"))
+    unit_only = os.environ.get("EMERGENCE_UNIT_ONLY") == "1"
     if not (audit or unit_only):
         return
     reads_run = lambda item: bool({"run", "summary"} & set(getattr(item, "fixturenames", ())))  # noqa: E731

@@ -377,3 +377,46 @@ def test_the_code_a_chapter_includes_is_on_its_page(page):
     text = re.sub(r"<[^>]+>", "", blocks)
     for name in included_functions(page):
         assert re.search(rf"\bdef {name}\(", text), f"{page}: the code of {name} is not on the page"
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_each_chapter_links_its_run_and_the_files_are_there(visits, page):
+    """The Settings-used box links the run's summary.json and history.npz, which the build
+    published (book/_ext/results.py); both answer 200, and the summary is that chapter's run."""
+    page_ = visits[page].page
+    links = page_.locator(".settings-used .run-downloads a[download]")
+    hrefs = [links.nth(i).evaluate("a => a.href") for i in range(links.count())]
+    assert [h.rsplit("/", 1)[-1] for h in hrefs] == ["summary.json", "history.npz"], hrefs
+    summary, history = (page_.request.get(h) for h in hrefs)
+    assert summary.status == 200 and history.status == 200
+    assert history.body()[:2] == b"PK"                     # an .npz is a zip archive
+    experiment = hrefs[0].rsplit("/", 2)[-2]          # the chapter's own experiment, run as it was set
+    code = "".join("".join(c["source"]) for c in json.loads((ROOT / f"{page}.ipynb").read_text())["cells"])
+    assert f"from emergence.experiments import {experiment}" in code
+    assert json.loads(summary.text())["versions"]["emergence"]
+
+
+def test_the_results_page_shows_every_chapter_and_the_numbers_the_tests_compute(tmp_path):
+    """The Results page has a table for every chapter, and its values are the ones the chapters'
+    acceptance tests compute, here, again, from the summaries and histories the site publishes."""
+    import subprocess
+    runs = SITE / "_static" / "runs"
+    records = json.loads((runs / "results.json").read_text())["checks"]
+    html = (SITE / "book" / "results.html").read_text()
+    chapters = {Path(page).name for page in CHAPTERS}
+    assert len(records) == len(chapters), (sorted(records), sorted(chapters))
+    for name, chapter in records.items():
+        assert f'id="results-{name.replace("_", "-")}"' in html
+        assert chapter["checks"] and all(o != "failed" for o in chapter["tests"].values()), (name, chapter["tests"])
+    log = tmp_path / "checks.jsonl"
+    env = dict(os.environ, EMERGENCE_RESULTS_RUNS=str(runs), EMERGENCE_CRITERIA_LOG=str(log))
+    env.pop("EMERGENCE_AUDIT_SEED", None)
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                    *[f"tests/test_{name}.py" for name in sorted(records)]], cwd=ROOT, env=env, check=False,
+                   capture_output=True)
+    again = [json.loads(line) for line in log.read_text().splitlines()]
+    key = lambda r: (r["test"].split("::")[-1], r["criterion"], json.dumps(r["seed"]))   # noqa: E731
+    page = {key(r): r["value"] for chapter in records.values() for r in chapter["checks"]}
+    assert {key(r): r["value"] for r in again} == page
+    shown = re.findall(r'<tr class="results-check[^"]*">(.*?)</tr>', html, flags=re.S)
+    assert len(shown) == len(page)
