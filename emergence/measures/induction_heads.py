@@ -109,8 +109,8 @@ def llc_calibration(build: Callable[[int], torch.nn.Module], loss: Callable, sta
     params = stack_params([{f"model.{k}": v.to(device) for k, v in state.items()} for state in states for _ in grid])
     rows_loss = lambda rows, batch: functional_call(module, rows, (batch,))  # noqa: E731
     r = estimate_llc(rows_loss, params, data, epsilon=[e for _ in states for e, _ in grid],
-                     nbeta=[b for _ in states for _, b in grid], chains=chains, batched=True, warn=False,
-                     **settings)
+                     nbeta=[b for _ in states for _, b in grid], chains=chains, batched=True,
+                     **{"warn": False, **settings})
     shape = (len(states), len(epsilons), len(nbetas))
     return {"epsilon": list(epsilons), "nbeta": list(nbetas), "chains": chains,
             "llc": r.llc_mean.reshape(shape).tolist(), "std": r.llc_std.reshape(shape).tolist(),
