@@ -75,6 +75,16 @@ def test_deep_linear_reference_point_is_a_minimum_and_the_old_one_a_saddle():
     assert ev_saddle.min() < -1e-3 * ev_saddle.max()
 
 
+def test_crossing_loss_from_second_moments_is_the_sample_loss():
+    from emergence.tasks.known_llc import crossing_case, crossing_loss, crossing_moment_loss
+    params, (x, y) = crossing_case(300, torch.Generator().manual_seed(2), "cpu")
+    assert float(params["w"].abs().max()) == 0.0 and abs(float(x @ y)) < 1e-9     # w* = 0 is the minimum
+    for w in ([0.3, -0.7], [1.2, 0.9], [0.0, 2.0]):
+        point = {"w": torch.tensor(w, dtype=torch.float64)}
+        assert float(crossing_moment_loss(1, 3)(point, second_moments(x, y))) == pytest.approx(
+            float(crossing_loss(1, 3)(point, (x, y))), rel=1e-12)
+
+
 def test_exact_regular_tends_to_half_the_dimension():
     h = torch.tensor([0.5, 1.0, 2.0], dtype=torch.float64)
     assert exact_regular(h, 1e9, 1.0) == pytest.approx(1.5, rel=1e-6)

@@ -1,22 +1,18 @@
 """The local learning coefficient: the estimator against closed forms, and how to set it.
-(Lau et al. 2023; Aoyagi and Watanabe 2005.)
+(Lau et al. 2023; Aoyagi and Watanabe 2005; Aoyagi 2024.)
 
 `run(config)` estimates λ̂ with `emergence.measures.llc.estimate_llc` on models whose learning
-coefficient is known exactly:
-  * regular: linear regression with d parameters, λ = d/2 (at finite nβ and localisation γ the
-    exact value is λ_γ = ½ Σ nβ h_i / (nβ h_i + γ) over the Hessian's eigenvalues h_i);
-  * singular: the normal crossing y = x w₁^a w₂^b + noise at w* = 0, λ = 1 / (2 max(a, b)); at
-    the run's nβ and γ the estimator's exact target is λ_γ, a two-dimensional integral
-    (`exact_crossing`), about 18 % below λ at the `fast` settings: what λ̂ is checked against;
-  * deep linear networks y = W_L ... W_1 x of depth 2 to 4 and up to 340 parameters, λ from
-    Aoyagi's formula (three of its branches), at the reduced-rank-regression optimum: a global
-    minimum of L_n, its Hessian checked for negative eigenvalues.
-Every case's data is built so that w* is an exact minimum of L_n (the singular cases' labels
-are made orthogonal to their inputs; the linear models start from the least-squares fit).  The
-crossings and deep linear networks sample L_n from the data's second moments (the same numbers,
-at a cost that does not grow with n).
-It then runs a calibration sweep over ε × nβ on the regular model (all settings in ONE batched
-run) with the chain diagnostics, and one deliberately bad start (w* off the minimum).
+coefficient is known exactly, each at an exact minimum w* of L_n:
+  * regular: linear regression at its least-squares fit, λ = d/2 (at finite nβ and γ exactly
+    λ_γ = ½ Σ nβ h_i / (nβ h_i + γ) over the Hessian's eigenvalues h_i);
+  * normal crossings y = x w₁^a w₂^b + noise at w* = 0 (labels orthogonal to x), λ = 1 / (2 max(a, b));
+    λ̂ is checked against λ_γ, the exact value at the run's nβ and γ (`exact_crossing`);
+  * deep linear networks y = W_L ... W_1 x of depth 3 and 4 (up to 340 parameters, three branches
+    of Aoyagi's formula) at the reduced-rank-regression optimum, a global minimum of L_n whose
+    Hessian is checked for negative eigenvalues.
+The crossings and deep linear networks sample L_n from the data's second moments (the same numbers,
+at a cost that does not grow with n).  Then a calibration sweep over ε × nβ on the regular model
+(all settings in ONE batched run) with the chain diagnostics, and one deliberately bad start.
 """
 
 from __future__ import annotations
@@ -61,13 +57,11 @@ class Config(ExperimentConfig):
     # standard error of about 2 % with 512 chains (cheap: the loss is a few operations per chain)
     crossing_epsilon: float = 1.25e-3
     crossing_chains: int = 512
-    # widths input x hidden ... x output : true rank r; Aoyagi's branches 1, 2, 3
-    dln_cases: tuple[str, ...] = ("10x6x7x10:5", "10x7x8x9x10:6", "12x10x10x12:8")
-    dln_noise: float = 0.1                          # label noise: nβ s_{r+1}² ≪ γ (see dln_case)
+    dln_cases: tuple[str, ...] = ("10x6x7x10:5", "10x7x8x9x10:6", "12x10x10x12:8")   # widths (input first):r
+    dln_noise: float = 0.1                          # label noise: keeps nβ s_{r+1}² ≪ γ (the chapter says why)
     dln_chains: int = 32
-    # the stiffest curvature is nβ × 4-11 at w*, and grows as the chains wander along the layers'
-    # symmetry to less balanced points: εκ <= 0.08 there (1e-4 read 10 % high at depth 4, still
-    # rising, 3e-4 28-47 % high); a smaller step needs more steps to forget the start
+    # εκ <= 0.08 at w*, and κ grows as chains wander along the layers' symmetry to less balanced
+    # points (1e-4 read 10 % high at depth 4 and rising, 3e-4 28-47 % high), hence the longer burn-in
     dln_epsilon: float = 5e-5
     dln_burnin: int = 2000
     dln_draws: int = 3000
@@ -101,8 +95,8 @@ class Config(ExperimentConfig):
         for case in self.dln_cases:
             widths, _, r = case.partition(":")
             ok = r.isdigit() and all(w.isdigit() and int(w) >= 1 for w in widths.split("x"))
-            require(ok and widths.count("x") >= 2 and int(r) <= min(int(w) for w in widths.split("x")),
-                    "dln_cases", case, "strings 'NxH1x...xM:r' (three or more widths, input first) with r <= every width")
+            require(ok and widths.count("x") >= 2 and int(r) <= min(int(w) for w in widths.split("x")), "dln_cases",
+                    case, "strings 'NxH1x...xM:r' (three or more widths, input first) with r <= every width")
         require_number(self, ("regular_epsilon", "crossing_epsilon", "dln_epsilon", "dln_noise"), 0, 1)
         require(len(self.calib_epsilons) >= 1 and all(0 < e <= 1 for e in self.calib_epsilons),
                 "calib_epsilons", self.calib_epsilons, "one or more numbers in (0, 1]")

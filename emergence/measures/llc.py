@@ -363,8 +363,7 @@ def exact_crossing(a: int, b: int, nbeta: float, gamma: float, s: float = 1.0) -
 
 def aoyagi_rrr(M: int, H: int, N: int, r: int) -> float:
     """The learning coefficient of reduced-rank regression y = B A x (A: H×N, B: M×H), true rank r
-    (Aoyagi and Watanabe 2005): the two-layer deep linear network.
-    The book shows this code in 08_llc.ipynb."""
+    (Aoyagi and Watanabe 2005): the two-layer deep linear network (`aoyagi_dln` at any depth)."""
     if N + r <= M + H and M + r <= N + H and H + r <= M + N:
         s = 2 * (H + r) * (M + N) - (M - N) ** 2 - (H + r) ** 2
         return (s + ((M + H + N + r) % 2)) / 8
