@@ -6,7 +6,9 @@ initialisations at `weight_decay`) and a weight-decay sweep (`sweep_weight_decay
 seed), all on the same train/test split.  It logs accuracy, loss, weight norm and the Gini
 sparsity of the embedding's Fourier spectrum every `log_every` epochs for every member, and,
 for the first headline member, Nanda et al.'s restricted and excluded losses at every
-checkpoint (their key frequencies read from the final weights).
+checkpoint (their key frequencies read from the final weights).  Nanda et al.'s circuit measures
+are computed for every headline seed; λ̂ over training (first seed) with powered comparisons and
+an SGLD calibration at its peak.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ import torch
 
 from emergence.config import ExperimentConfig, require, require_int, require_llc_settings, require_number
 from emergence.experiments.base import Experiment, Run
-from emergence.measures import (fastest_fall, first_crossing, frequency_norms, gini, key_frequencies,
-                                neuron_frequency_concentration, restricted_and_excluded_loss,
+from emergence.measures import (fastest_fall, first_crossing, frequency_norms, gini, neuron_frequency_concentration,
                                 weight_norm, x50)
+from emergence.measures.fourier import CIRCUIT_LOSSES, circuit_over_checkpoints
+from emergence.measures.grokking_llc import jump_checkpoints, powered_changes, spacing_over
 from emergence.measures.llc import llc_trajectory
+from emergence.measures.llc_calibration import GRIDS, calibrate, scaled_grid
 from emergence.measures.transitions import spearman
 from emergence.models import ModularMLP, Transformer, TransformerConfig, member_of
 from emergence.tasks.modular import ModularData, is_prime, modular_addition, one_hot_pairs, pair_tokens
@@ -65,7 +69,9 @@ class Config(ExperimentConfig):
     llc_jump_checkpoints: int = 6       # ... and this many more spread over the first seed's jump
                                         # (50 % to 95 % test accuracy, half its width beyond each end):
                                         # a jump can be narrower than the even spacing
-    llc_chains: int = 2                 # SGLD chains per checkpoint
+    llc_chains: int = 2                 # SGLD chains per checkpoint of the curve
+    llc_sign_chains: int = 8            # fresh chains at each checkpoint whose λ̂ the chapter compares
+    llc_calibration: str = "small"      # SGLD calibration grid at λ̂'s peak: 'small', 'large' or 'off'
     llc_burnin: int = 100               # SGLD steps discarded per chain (~3 relaxation times 1/(ε γ))
     llc_draws: int = 100                # SGLD steps averaged per chain
     llc_epsilon: float = 3e-4           # SGLD step size (calibrated on this run, see the chapter)
@@ -80,7 +86,8 @@ class Config(ExperimentConfig):
                      stop_after_grokking=0.0,   # the paper trains all 25 000 epochs
                      log_every=50, checkpoint_every=250, sweep_weight_decays=(0.0, 0.3, 3.0),
                      # ε and γ as calibrated for `fast`; not re-calibrated at p = 113
-                     llc_checkpoints=26, llc_chains=4, llc_burnin=200, llc_draws=400, llc_batch_size=256),
+                     llc_checkpoints=26, llc_chains=4, llc_burnin=200, llc_draws=400, llc_batch_size=256,
+                     llc_calibration="large"),
     }
 
     def check(self) -> None:
@@ -114,6 +121,9 @@ class Config(ExperimentConfig):
                 f"an integer from 1 to epochs={self.epochs}")
         require_llc_settings(self, saved=len(self.checkpoint_epochs()))
         require_int(self, "llc_jump_checkpoints", 0, 100)
+        require_int(self, "llc_sign_chains", 2, 256)
+        require(self.llc_calibration in ("off", *GRIDS), "llc_calibration", self.llc_calibration,
+                f"'off' or one of {', '.join(map(repr, GRIDS))}")
         require(self.llc_batch_size >= 0, "llc_batch_size", self.llc_batch_size,
                 "an integer >= 0 (0 = full batch)")
 
@@ -205,9 +215,9 @@ def _train_and_measure(config: Config, device: torch.device) -> Run:
     train_seconds = time.perf_counter() - started
 
     history = {"epoch": torch.tensor(result.steps), **result.history}
-    # Keep the first member's checkpoints only: that is where the circuit is dissected.
+    history.update(_circuit_measures(config, result.checkpoints, data))
+    # Keep the first member's checkpoints only: that is where the LLC is read.
     checkpoints = {step: member_of(state, 0) for step, state in sorted(result.checkpoints.items())}
-    history.update(_circuit_measures(config, checkpoints, data))
     summary = _summarize(config, members, history, train_seconds)
     if config.llc_checkpoints:
         llc_history, summary["llc"] = _llc_measures(config, checkpoints, x_train, y_train, history, summary)
@@ -234,31 +244,18 @@ def _grokked_and_cleaned_up(config: Config):
     return stop
 
 
-def _circuit_measures(config: Config, checkpoints: dict, data: ModularData) -> dict:
-    """Restricted / excluded loss and the frequency spectrum at every checkpoint of member 0."""
-    model = build_model(config, [config.seed])
-    inputs = model_inputs(config, torch.cartesian_prod(torch.arange(config.p), torch.arange(config.p)))
-
-    def load(state):
-        model.load_state_dict({k: v[None] for k, v in state.items()})
-        return model
-
-    steps = list(checkpoints)
-    final_norms = frequency_norms(residue_embedding(load(checkpoints[steps[-1]]), config.p))[0]
-    keys = key_frequencies(final_norms) if final_norms.max() > 0 else []
-    rows, spectra = [], []
-    with torch.no_grad():
-        for step in steps:
-            m = load(checkpoints[step])
-            rows.append(restricted_and_excluded_loss(logits(m, inputs)[0], keys, data.is_train.cpu())
-                        if keys else dict.fromkeys(("restricted_loss", "restricted_loss_test",
-                                                    "excluded_loss"), float("nan")))
-            spectra.append(frequency_norms(residue_embedding(m, config.p))[0])
-    out = {"checkpoint_epoch": torch.tensor(steps), "frequency_norms": torch.stack(spectra).float(),
-           "key_frequencies": torch.tensor(keys)}
-    for name in rows[0]:
-        out[name] = torch.tensor([r[name] for r in rows])
-    return out
+def _circuit_measures(config: Config, states: dict, data: ModularData) -> dict:
+    """Restricted / excluded loss and the frequency spectrum at every checkpoint of every headline
+    seed (`<name>_by_seed`, (checkpoints, seeds)); the unsuffixed names are the first seed's."""
+    n = config.n_seeds
+    pairs = model_inputs(config, torch.cartesian_prod(torch.arange(config.p), torch.arange(config.p)))
+    c = circuit_over_checkpoints(build_model(config, [config.seed + i for i in range(n)]),
+                                 {step: {k: v[:n].cpu() for k, v in state.items()} for step, state in states.items()},
+                                 lambda m: logits(m, pairs), lambda m: residue_embedding(m, config.p), data.is_train.cpu())
+    mask = c["key_frequency_mask"]
+    return {"checkpoint_epoch": c["checkpoint_epoch"], "frequency_norms": c["frequency_norms"][:, 0],
+            "key_frequencies": torch.nonzero(mask[0]).flatten() + 1, "key_frequency_mask_by_seed": mask,
+            **{name: c[name][:, 0] for name in CIRCUIT_LOSSES}, **{f"{name}_by_seed": c[name] for name in CIRCUIT_LOSSES}}
 
 
 def _llc_measures(config: Config, checkpoints: dict, x_train: torch.Tensor, y_train: torch.Tensor,
@@ -266,19 +263,35 @@ def _llc_measures(config: Config, checkpoints: dict, x_train: torch.Tensor, y_tr
     """λ̂ of the first seed at `llc_checkpoints` evenly spaced checkpoints and `llc_jump_checkpoints`
     more over its jump, on the training set (08_llc), and how it moves with the jump and the losses."""
     grok = summary["grok_epoch"]
-    jump = _jump_checkpoints(list(checkpoints), summary["test_acc_50_epoch"], grok, config.llc_jump_checkpoints)
-    llc_history, llc, r = llc_trajectory(
-        config, checkpoints, lambda rows: build_model(config, [config.seed] * rows),
-        lambda m, batch: cross_entropy(logits(m, batch[0]), batch[1]), (x_train, y_train), extra=jump,
-        mean_loss=True)   # cross-entropy is a mean over samples: L_b(w*) from a table, not a forward pass
+    jump = jump_checkpoints(list(checkpoints), summary["test_acc_50_epoch"], grok, config.llc_jump_checkpoints)
+    build = lambda rows: build_model(config, [config.seed] * rows)                        # noqa: E731
+    loss = lambda m, batch: cross_entropy(logits(m, batch[0]), batch[1])                  # noqa: E731
+    llc_history, llc, r = llc_trajectory(config, checkpoints, build, loss, (x_train, y_train), extra=jump,
+                                         mean_loss=True)   # L_b(w*) from a per-sample table, not a forward pass
     epochs = np.asarray(llc["steps"])       # full-batch training: a step is an epoch
     peak = int(np.argmax(r.llc_mean))
     loss_at = lambda split: np.interp(epochs, history["epoch"].numpy(), history[f"{split}_loss"][:, 0].numpy())  # noqa: E731
     at_grok = None if grok is None else int(np.argmin(np.abs(epochs - grok)))
     falls = peak < len(epochs) - 1          # a peak at the last checkpoint has no fall after it
     halving = fastest_fall(epochs[peak:], r.llc_mean[peak:], 0.5) if falls else None
+    nearest = lambda epoch: int(epochs[np.argmin(np.abs(epochs - epoch))])               # noqa: E731
+    points = {"initialisation": int(epochs[0]), "after_initialisation": int(epochs[1]), "peak": int(epochs[peak]),
+              "final": int(epochs[-1])}
+    if grok is not None:
+        points.update(test_acc_50=nearest(summary["test_acc_50_epoch"]), grok=nearest(grok))
+    chosen = dict(epsilon=config.llc_epsilon, nbeta=llc["settings"]["nbeta"], gamma=config.llc_gamma,
+                  batch_size=config.llc_batch_size)
     return llc_history, {
-        **llc, "jump_steps": jump, "jump_spacing": _spacing_over(llc["steps"], summary["test_acc_50_epoch"], grok),
+        # λ̂'s asserted changes from `llc_sign_chains` fresh chains, with t-intervals
+        "changes": None if grok is None else powered_changes(config, checkpoints, points, build, loss, (x_train, y_train),
+                                                             chains=config.llc_sign_chains, seed=config.seed + 1),
+        # the sampler's settings around the chosen ones, at λ̂'s peak (measures/llc_calibration.py)
+        "calibration": None if config.llc_calibration == "off" else {
+            "epoch": int(epochs[peak]), "chosen": chosen, "chains": GRIDS[config.llc_calibration]["chains"],
+            "settings": calibrate(checkpoints[int(epochs[peak])], build, loss, (x_train, y_train),
+                                  scaled_grid(chosen, config.llc_calibration), chains=GRIDS[config.llc_calibration]["chains"],
+                                  draws=config.llc_draws, burnin=config.llc_burnin, seed=config.seed + 2, mean_loss=True)},
+        **llc, "jump_steps": jump, "jump_spacing": spacing_over(llc["steps"], summary["test_acc_50_epoch"], grok),
         "start": float(r.llc_mean[0]), "peak": float(r.llc_mean[peak]), "argmax_epoch": int(epochs[peak]),
         "final": float(r.llc_mean[-1]), "final_over_peak": float(r.llc_mean[-1] / r.llc_mean[peak]),
         "at_grok": None if at_grok is None else float(r.llc_mean[at_grok]),
@@ -292,28 +305,6 @@ def _llc_measures(config: Config, checkpoints: dict, x_train: torch.Tensor, y_tr
         "x50_after_peak": float(x50(epochs, r.llc_mean, start=int(epochs[peak]))) if falls else None,
         "fastest_halving": None if halving is None else [int(e) for e in halving],
     }
-
-
-def _jump_checkpoints(saved: list[int], start: int | None, end: int | None, count: int) -> list[int]:
-    """`count` saved epochs spread evenly from half a jump before `start` to half a jump after
-    `end` (the nearest saved one to each point; none when the seed has not jumped)."""
-    if not count or start is None or end is None:
-        return []
-    half = (end - start) / 2
-    saved_ = np.asarray(saved)
-    targets = np.linspace(start - half, end + half, count)
-    return sorted({int(saved_[np.argmin(np.abs(saved_ - t))]) for t in targets})
-
-
-def _spacing_over(steps: list[int], start: int | None, end: int | None) -> int | None:
-    """The widest gap between consecutive LLC checkpoints from the last one at or before `start`
-    to the first at or after `end`: how finely the checkpoints resolve that interval."""
-    if start is None or end is None:
-        return None
-    e = np.asarray(steps)
-    first = max(int(np.searchsorted(e, start, side="right")) - 1, 0)
-    last = min(int(np.searchsorted(e, end, side="left")), len(e) - 1)
-    return int(np.diff(e[first:last + 1]).max()) if last > first else None
 
 
 def _member_events(epochs: np.ndarray, train_acc: np.ndarray, test_acc: np.ndarray, test_loss: np.ndarray) -> dict:
@@ -332,6 +323,17 @@ def _member_events(epochs: np.ndarray, train_acc: np.ndarray, test_acc: np.ndarr
         "final_train_acc": float(train_acc[-1]),
         "final_test_acc": float(test_acc[-1]),
     }
+
+
+def _seed_circuit(history: dict, i: int, ck: np.ndarray, epochs: np.ndarray, memorized: int | None) -> dict:
+    """Headline seed i's key frequencies (its own), Fourier sparsity and the circuit measures' x50s."""
+    restricted, excluded = (history[f"{name}_by_seed"][:, i].numpy() for name in ("restricted_loss", "excluded_loss"))
+    sparsity = history["fourier_gini"][:, i].numpy()
+    return {"key_frequencies": (torch.nonzero(history["key_frequency_mask_by_seed"][i]).flatten() + 1).tolist(),
+            "fourier_gini_initial": float(sparsity[0]), "fourier_gini_final": float(sparsity[-1]),
+            "x50_circuit": {"restricted_loss": x50(ck, restricted), "fourier_gini": x50(epochs, sparsity),
+                            "excluded_loss": x50(ck, excluded), "restricted_loss_after_memorization":
+                            None if memorized is None else x50(ck, restricted, start=memorized)}}
 
 
 def _int_or_none(value):
@@ -375,7 +377,8 @@ def _summarize(config: Config, members: list[dict], history: dict, seconds: floa
         "lag": {name: acc_x50 - value for name, value in measures.items()},
         "lag_after_memorization": {} if mem is None else {
             name: x50(epochs, test_acc, start=mem) - value for name, value in plateau.items()},
-        "seeds": [{"seed": m["seed"], **e} for m, e in zip(members, events) if m["role"] == "headline"],
+        "seeds": [{"seed": m["seed"], **e, **_seed_circuit(history, i, ck, epochs, e["memorize_epoch"])}
+                  for i, (m, e) in enumerate(zip(members, events)) if m["role"] == "headline"],
         "weight_decay_sweep": [{"weight_decay": m["weight_decay"], "seed": m["seed"], **e}
                                for m, e in zip(members, events)
                                if m["seed"] == config.seed],

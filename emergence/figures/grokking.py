@@ -144,3 +144,53 @@ def plot_llc(run: Run):
         mark(ax, s["grok_epoch"], "grokked")
     chain_health_panel(trace_ax, h, llc["settings"]["burnin"], unit="epoch")
     return fig
+
+
+def plot_calibration(run: Run):
+    """The SGLD calibration at λ̂'s peak: the ε × nβ grid (colour: MALA acceptance; text: λ̂;
+    a cross: unhealthy chains; a box: the chapter's settings), then λ̂ and the acceptance along
+    the γ axis and the minibatch axis through the chosen point."""
+    from emergence.measures.llc_calibration import ACCEPTANCE_MIN
+    cal = run.summary["llc"]["calibration"]
+    rows, chosen = cal["settings"], cal["chosen"]
+    grid = [r for r in rows if r["axis"] == "epsilon x nbeta"]
+    eps, nbs = sorted({r["epsilon"] for r in grid}), sorted({r["nbeta"] for r in grid})
+    fig, (grid_ax, gamma_ax, batch_ax) = plt.subplots(1, 3, figsize=(14, 4.0), width_ratios=[1.2, 1, 1])
+    acc = np.full((len(nbs), len(eps)), np.nan)
+    for r in grid:
+        i, j = nbs.index(r["nbeta"]), eps.index(r["epsilon"])
+        acc[i, j] = r["acceptance"]
+        grid_ax.text(j, i, f"{r['llc_mean']:.0f}" if np.isfinite(r["llc_mean"]) else "diverged", ha="center",
+                     va="center", fontsize=9, color="black" if r["acceptance"] > 0.35 else "white")
+        if not r["healthy"]:
+            grid_ax.plot(j, i, marker="x", color="#d55e00", ms=26, mew=1.5, alpha=0.7)
+        if r["epsilon"] == chosen["epsilon"] and r["nbeta"] == chosen["nbeta"]:
+            grid_ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=2.5, ec="black"))
+    image = grid_ax.imshow(acc, origin="lower", cmap="viridis", vmin=0, vmax=1, aspect="auto")
+    fig.colorbar(image, ax=grid_ax, label="MALA acceptance")
+    grid_ax.set_xticks(range(len(eps)), [f"{e:.0e}" for e in eps])
+    grid_ax.set_yticks(range(len(nbs)), [f"{nb:.0f}" for nb in nbs])
+    grid_ax.set_xlabel("step size ε")
+    grid_ax.set_ylabel("nβ")
+    grid_ax.set_title(f"λ̂ at epoch {cal['epoch']} (peak), γ = {chosen['gamma']:g}")
+    for ax, key, label in ((gamma_ax, "gamma", "localisation γ"), (batch_ax, "batch_size", "minibatch size")):
+        line = sorted([r for r in rows if r["axis"] == key.replace("_", " ")
+                       or (r["axis"] == "epsilon x nbeta" and r["epsilon"] == chosen["epsilon"]
+                           and r["nbeta"] == chosen["nbeta"])], key=lambda r: r[key])
+        x = [r[key] for r in line]
+        ax.plot(x, [r["llc_mean"] for r in line], "o-", color=COLORS["measure"], label="λ̂")
+        for r in line:
+            if not r["healthy"]:
+                ax.plot(r[key], r["llc_mean"], "o", mfc="white", color=COLORS["measure"])
+        ax.set_xscale("log")
+        ax.set_xlabel(label)
+        ax.set_ylabel("λ̂ (hollow: unhealthy chains)")
+        twin = ax.twinx()
+        twin.plot(x, [r["acceptance"] for r in line], "s--", color=COLORS["other"], label="MALA acceptance")
+        twin.axhline(ACCEPTANCE_MIN, color=COLORS["other"], lw=0.8, ls=":")
+        twin.set_ylim(0, 1.02)
+        twin.set_ylabel("MALA acceptance")
+        twin.grid(False)
+        ax.axvline(chosen[key] or max(x), color="black", lw=0.8, ls=":")
+        ax.set_title(f"{label} (chosen: {chosen[key] or 'full batch'})")
+    return fig

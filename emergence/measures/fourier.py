@@ -112,3 +112,39 @@ def neuron_frequency_concentration(weights: torch.Tensor) -> torch.Tensor:
     power = power.reshape(*power.shape[:-2], -1, 2, power.shape[-1]).sum(-2)  # (..., K, n)
     total = power.sum(-2)
     return (power.max(-2).values.sum(-1) / total.sum(-1).clamp_min(1e-300))
+
+
+CIRCUIT_LOSSES = ("restricted_loss", "restricted_loss_test", "excluded_loss")
+
+
+def circuit_over_checkpoints(model: torch.nn.Module, states: dict[int, dict[str, torch.Tensor]],
+                             pair_logits, embedding, is_train: torch.Tensor) -> dict:
+    """Nanda et al.'s circuit measures at every checkpoint, for EVERY member of an ensemble model:
+    each member's key frequencies (from its own final embedding), its restricted and excluded
+    losses, and its embedding's spectrum.  `states` maps step -> the ensemble's state dict, as
+    `model` holds it; `pair_logits(model)` returns (E, p*p, p) logits on every pair (a-major) and
+    `embedding(model)` the (E, p, d) residue embedding.  Returns `checkpoint_epoch` (S,),
+    `frequency_norms` (S, E, (p-1)/2), `key_frequency_mask` (E, (p-1)/2) and each of
+    CIRCUIT_LOSSES (S, E); NaN for a member whose final embedding is zero (no key frequencies)."""
+    steps = sorted(states)
+
+    def load(step):
+        model.load_state_dict(states[step])
+        return model
+
+    with torch.no_grad():
+        final = frequency_norms(embedding(load(steps[-1])))                       # (E, K)
+        keys = [key_frequencies(f) if f.max() > 0 else [] for f in final]
+        losses, spectra = [], []
+        for step in steps:
+            m = load(step)
+            out = pair_logits(m)
+            losses.append([[restricted_and_excluded_loss(out[i], keys[i], is_train)[name] if keys[i] else math.nan
+                            for name in CIRCUIT_LOSSES] for i in range(len(keys))])
+            spectra.append(frequency_norms(embedding(m)))
+    mask = torch.zeros(final.shape, dtype=torch.bool)
+    for i, k in enumerate(keys):
+        mask[i, [f - 1 for f in k]] = True
+    values = torch.tensor(losses, dtype=torch.float64)                                # (S, E, 3)
+    return {"checkpoint_epoch": torch.tensor(steps), "frequency_norms": torch.stack(spectra).float(),
+            "key_frequency_mask": mask, **{name: values[..., j] for j, name in enumerate(CIRCUIT_LOSSES)}}
