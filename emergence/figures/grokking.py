@@ -183,6 +183,8 @@ def plot_calibration(run: Run):
             if not r["healthy"]:
                 ax.plot(r[key], r["llc_mean"], "o", mfc="white", color=COLORS["measure"])
         ax.set_xscale("log")
+        ax.set_xticks(x, [f"{v:g}" for v in x])
+        ax.minorticks_off()
         ax.set_xlabel(label)
         ax.set_ylabel("λ̂ (hollow: unhealthy chains)")
         twin = ax.twinx()
