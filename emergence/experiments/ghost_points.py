@@ -175,7 +175,7 @@ def _summarize(config: Config, m: dict, logs: dict) -> dict:
                       "by_delay": [float(np.median(learned[m["delay"][won] == T])) for T in config.delays]},
         "plateau_then_drop": _shape_counts(m, won, logs),
         "ghost_lead": _ghost_lead(config, m, won, logs),
-        "stuck": _stuck(config, m, logs),
+        "stuck": _stuck(config, m, logs, ok.reshape(-1)),
         "remedies": _remedies(config, fraction, lrs, eta_c["plain"]),
         "members": int(len(m["z0"])),
     }
@@ -202,17 +202,18 @@ def _ghost_lead(config: Config, m: dict, won: np.ndarray, logs: dict) -> dict:
             "median_lead": float(np.median(lead)) if len(lead) else None}
 
 
-def _stuck(config: Config, m: dict, logs: dict) -> dict:
-    """Plain runs that enter z < 0 with at least STUCK_STEPS left: do they stay there, with a
-    gradient below STUCK_GRAD times its size T²/π² at the optimum?"""
+def _stuck(config: Config, m: dict, logs: dict, ok: np.ndarray) -> dict:
+    """Plain runs that enter z < 0 with at least STUCK_STEPS left: is their gradient there below
+    STUCK_GRAD times its size T²/π² at the optimum, and does any of them still learn?"""
     step, z, grad = logs["step"], logs["z"], np.abs(logs["grad_z"])
     plain = np.flatnonzero(m["variant"] == 0)
     scale = m["delay"] ** 2 / math.pi ** 2
     entered = [(i, int(np.argmax(z[:, i] < 0))) for i in plain if (z[:, i] < 0).any()]
     entered = [(i, k) for i, k in entered if step[-1] - step[k] >= STUCK_STEPS]
     worst = [float(grad[k:, i].max() / scale[i]) for i, k in entered]
-    stayed = [bool((z[k:, i] < 0).all()) for i, k in entered]
-    return {"entered": len(entered), "stayed": int(sum(stayed)), "threshold": STUCK_GRAD,
+    return {"entered": len(entered), "threshold": STUCK_GRAD,
+            "stayed_below_zero": int(sum(bool((z[k:, i] < 0).all()) for i, k in entered)),
+            "learned": int(sum(bool(ok[i]) for i, _ in entered)),
             "flat": int(sum(w < STUCK_GRAD for w in worst)), "max_grad_over_scale": max(worst) if worst else None}
 
 
