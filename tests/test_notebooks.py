@@ -112,3 +112,23 @@ def test_a_bad_parameter_stops_the_notebook_with_a_clear_message(tmp_path):
                                    parameters={"p": 91, "profile": "fast"}, kernel_name="python3",
                                    progress_bar=False, cwd=str(ROOT / "book"))
     assert "p=91 is not allowed: a prime" in str(err.value)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_at_least_two_exercises_each_with_a_solution_that_checks(path):
+    """Every chapter ends with at least two exercises (sphinx-exercise); each has a gated solution
+    (a dropdown) holding code cells, and the solution's code asserts the check the exercise
+    states, so building the book (or nbval) runs every solution and fails if one does not hold."""
+    cells = json.loads(path.read_text())["cells"]
+    text = lambda c: "".join(c["source"])  # noqa: E731
+    labels = [m for c in cells if c["cell_type"] == "markdown"
+              for m in re.findall(r"```\{exercise\}.*\n:label: (\S+)", text(c))]
+    assert len(labels) >= 2, f"{path.name}: {len(labels)} exercises"
+    for label in labels:
+        start = [i for i, c in enumerate(cells) if f"{{solution-start}} {label}" in text(c)]
+        assert len(start) == 1, f"{path.name}: no gated solution for {label}"
+        assert ":class: dropdown" in text(cells[start[0]]), f"{path.name}: {label}'s solution is not hidden"
+        end = next(i for i in range(start[0] + 1, len(cells)) if "{solution-end}" in text(cells[i]))
+        code = [text(c) for c in cells[start[0] + 1:end] if c["cell_type"] == "code"]
+        assert code and any(re.search(r"^\s*assert ", c, flags=re.M) for c in code), \
+            f"{path.name}: {label}'s solution runs no check"

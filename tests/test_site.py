@@ -420,3 +420,21 @@ def test_the_results_page_shows_every_chapter_and_the_numbers_the_tests_compute(
     assert {key(r): r["value"] for r in again} == page
     shown = re.findall(r'<tr class="results-check[^"]*">(.*?)</tr>', html, flags=re.S)
     assert len(shown) == len(page)
+
+
+def exercise_chapters() -> list[str]:
+    return [p for p in CHAPTERS if "{exercise}" in (ROOT / f"{p}.ipynb").read_text()]
+
+
+@pytest.mark.parametrize("page", exercise_chapters()[:1])
+def test_solutions_are_hidden_until_clicked(visits, page):
+    """An exercise's solution (a dropdown, sphinx-togglebutton) shows only its title until the
+    reader opens it with the title's toggle button; its executed code is inside."""
+    page_ = visits[page].page
+    solution = page_.locator(".solution.dropdown").first
+    code = solution.locator(".cell_input").first
+    assert code.count() == 1 and not code.is_visible()
+    assert solution.locator("button.toggle-button").first.get_attribute("aria-expanded") == "false"
+    solution.locator("button.toggle-button").first.click()
+    code.wait_for(state="visible", timeout=5000)
+    assert code.is_visible()

@@ -88,6 +88,7 @@ def publish_and_check(app, env) -> None:
         write_outputs(run, runs / note["experiment"])
         published[note["experiment"]] = note["profile"]
     app.env.emergence_results = {"published": published, "checks": _check(app, runs, sorted(published))}
+    runs.mkdir(parents=True, exist_ok=True)
     (runs / "results.json").write_text(json.dumps(app.env.emergence_results, indent=1))
 
 
