@@ -145,3 +145,69 @@ def settings_used(config: ExperimentConfig, profile: str = "auto") -> SettingsUs
                         changed=tuple(k for k, v in settings.items() if preset.get(k) != v),
                         notes=tuple(note for note in (profile_note, device_note) if note),
                         published=_note_site_run(config, profile, device))
+
+
+# --- report tables ---------------------------------------------------------------------------
+
+
+def _cell(value) -> str:
+    """A summary value as a short string: 4 significant digits, long lists cut to their ends."""
+    value = _plain(value)
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, (list, tuple)):
+        items = [_cell(v) for v in value]
+        shown = items if len(items) <= 6 else items[:3] + ["…"] + items[-2:]
+        return "[" + ", ".join(shown) + "]"
+    return str(value)
+
+
+def _flatten(data: dict, prefix: str = "") -> list[tuple[str, Any]]:
+    rows = []
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            rows += _flatten(value, f"{name}.")
+        else:
+            rows.append((name, value))
+    return rows
+
+
+@dataclass(frozen=True)
+class Report:
+    """A small table of a run's numbers, shown the same way in every chapter (`report`)."""
+
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    title: str = ""
+
+    def __str__(self) -> str:
+        widths = [max(len(r[i]) for r in (self.header, *self.rows)) for i in range(len(self.header))]
+        line = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+        return "\n".join(([self.title] if self.title else []) + [line(self.header)] + [line(r) for r in self.rows])
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        from html import escape
+        cells = lambda r, tag: "".join(f"<{tag}>{escape(c)}</{tag}>" for c in r)  # noqa: E731
+        body = "".join(f"<tr>{cells(r, 'td')}</tr>" for r in self.rows)
+        caption = f"<caption>{escape(self.title)}</caption>" if self.title else ""
+        return (f'<table class="run-report" style="font-size: 0.9em">{caption}'
+                f"<thead><tr>{cells(self.header, 'th')}</tr></thead><tbody>{body}</tbody></table>")
+
+
+def report(data, keys=None, title: str = "") -> Report:
+    """A run's numbers as a table: a summary dict (or part of one) as name/value rows, nested
+    dicts flattened to dotted names; or a list of dicts (one per seed, per delay, ...) as one row
+    each, with `keys` as the columns (default: the first dict's keys)."""
+    if isinstance(data, dict):
+        chosen = {k: data[k] for k in keys} if keys is not None else data
+        return Report(("", "value"), tuple((name, _cell(v)) for name, v in _flatten(chosen)), title)
+    data = list(data)
+    keys = list(keys) if keys is not None else list(data[0]) if data else []
+    return Report(tuple(keys), tuple(tuple(_cell(row.get(k)) for k in keys) for row in data), title)

@@ -110,3 +110,20 @@ def test_range_helpers_name_the_setting_and_the_range():
         require_int(Settings, "big", 1, 1_500_000)
     require_int(Settings, "steps", 1)                                  # no upper bound
     require_number(Settings, "lr", 0, 1, low_open=False)               # [0, 1] holds 0
+
+
+# --- the report table every chapter shows (emergence.notebook.report) ---------------------------
+
+
+def test_report_flattens_a_summary_and_shortens_its_values():
+    from emergence.notebook import report
+    table = report({"a": 1.23456789, "b": {"c": list(range(8)), "d": None}, "e": 12345})
+    assert table.rows == (("a", "1.235"), ("b.c", "[0, 1, 2, …, 6, 7]"), ("b.d", "None"), ("e", "12,345"))
+    assert "<td>b.c</td>" in table._repr_html_() and str(table).splitlines()[1].startswith("a")
+
+
+def test_report_of_rows_takes_its_columns_from_keys():
+    from emergence.notebook import report
+    table = report([{"seed": 0, "x": 0.5, "y": 1}, {"seed": 1, "x": 0.25}], keys=["seed", "y"], title="per seed")
+    assert table.header == ("seed", "y") and table.rows == (("0", "1"), ("1", "None"))
+    assert str(table).startswith("per seed") and "<caption>per seed</caption>" in table._repr_html_()

@@ -131,7 +131,7 @@ def test_plateau_then_drop_in_every_successful_run_at_every_delay(summary):
 
 def test_learned_z_matches_the_exact_optimum(summary):
     learned = summary["learned_z"]
-    worst_delay = max(abs(r - 1) for r in learned["by_delay"])
+    worst_delay = None if None in learned["by_delay"] else max(abs(r - 1) for r in learned["by_delay"])
     check("largest |median learned z / z* - 1| over delays", worst_delay, "<=", 0.05)
     check("largest |learned z / z* - 1| over all successful runs", learned["max_relative_error"], "<=", 0.10)
 

@@ -170,15 +170,24 @@ def _summarize(config: Config, m: dict, logs: dict) -> dict:
         "success_fraction": fraction.tolist(),
         "critical_lr": eta_c,
         "critical_lr_fit": fits,
-        "learned_z": {"runs": int(len(won)), "ratio_min": float(learned.min()), "ratio_max": float(learned.max()),
-                      "max_relative_error": float(np.abs(learned - 1).max()),
-                      "by_delay": [float(np.median(learned[m["delay"][won] == T])) for T in config.delays]},
+        "learned_z": _learned(config, m, won, learned),
         "plateau_then_drop": _shape_counts(m, won, logs),
         "ghost_lead": _ghost_lead(config, m, won, logs),
         "stuck": _stuck(config, m, logs, ok.reshape(-1)),
         "remedies": _remedies(config, fraction, lrs, eta_c["plain"]),
         "members": int(len(m["z0"])),
     }
+
+
+def _learned(config: Config, m: dict, won: np.ndarray, learned: np.ndarray) -> dict:
+    """The learned z / z* of the successful plain runs: range, worst error, median per delay."""
+    if not len(won):
+        return {"runs": 0, "ratio_min": None, "ratio_max": None, "max_relative_error": None,
+                "by_delay": [None] * len(config.delays)}
+    by_delay = [learned[m["delay"][won] == T] for T in config.delays]
+    return {"runs": int(len(won)), "ratio_min": float(learned.min()), "ratio_max": float(learned.max()),
+            "max_relative_error": float(np.abs(learned - 1).max()),
+            "by_delay": [float(np.median(r)) if len(r) else None for r in by_delay]}
 
 
 def _shape_counts(m: dict, won: np.ndarray, logs: dict) -> dict:
