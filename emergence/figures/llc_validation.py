@@ -16,6 +16,9 @@ def plot_validation(run: Run):
         sel = [r for r in rows if r["model"] == model]
         ax.errorbar([r["true"] for r in sel], [r["estimate"] for r in sel], yerr=[r["std"] for r in sel],
                     fmt=marker, label=model, capsize=3)
+    finite = [r for r in rows if r["model"] == "normal crossing"]
+    ax.plot([r["true"] for r in finite], [r["exact_finite"] for r in finite], "s", mfc="none", color="black",
+            label="crossings' exact λ_γ at this nβ, γ")
     lo, hi = min(r["true"] for r in rows) / 1.5, max(r["true"] for r in rows) * 1.5
     ax.plot([lo, hi], [lo, hi], color="grey", lw=1, label="estimate = truth")
     ax.set(xscale="log", yscale="log", xlabel="closed-form λ", ylabel="estimate λ̂ (± chain std)")
