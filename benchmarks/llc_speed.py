@@ -246,7 +246,7 @@ def mlp_problem(device, width: int = 200, n: int = 1000, d: int = 64, classes: i
 
 def dln_problem(device):
     from emergence.tasks.known_llc import dln_case, dln_loss
-    params, data, _ = dln_case(4, 3, 5, 2, 1000, torch.Generator().manual_seed(0), device)
+    params, data, _ = dln_case((5, 3, 4), 2, 1000, torch.Generator().manual_seed(0), device, noise=1.0)
     return dln_loss, {k: v[0] for k, v in params.items()}, data
 
 
