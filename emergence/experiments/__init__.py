@@ -7,12 +7,13 @@ from emergence.experiments import mirage, scaling_laws
 from emergence.experiments import emergent_misalignment
 from emergence.experiments import llc_validation
 from emergence.experiments import ghost_points
+from emergence.experiments import see_it_coming
 from emergence.config import PROFILES, ConfigError, resolve_profile
 from emergence.experiments.base import Experiment, Run
 
 EXPERIMENTS: dict[str, Experiment] = {module.EXPERIMENT.name: module.EXPERIMENT for module in (
     grokking, sparse_parity, silent_alignment, induction_heads, scaling_laws, mirage,
-    emergent_misalignment, llc_validation, ghost_points)}
+    emergent_misalignment, llc_validation, ghost_points, see_it_coming)}
 
 
 def get(name: str) -> Experiment:
