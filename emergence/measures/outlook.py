@@ -43,6 +43,8 @@ def log_width(t: dict, origin: float = 0.0) -> float:
 
 
 def verdict(measure_x50: float, t: dict) -> str:
+    """Where a measure's x50 falls against the task metric's transition `t` (shown in
+    10_see_it_coming.ipynb)."""
     if measure_x50 < t["start"]:
         return "predicts"
     return "detects" if measure_x50 <= t["end"] else "lags"
