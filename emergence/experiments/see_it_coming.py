@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
+import torch
 
 from emergence.config import PROFILES, ExperimentConfig, require, require_int, resolve_profile
 from emergence.experiments.base import Experiment, Run
@@ -393,28 +394,48 @@ def finite_size(runs: dict[str, Run], config: Config) -> list[dict]:
 
 # --- the run --------------------------------------------------------------------------------
 
+# Two readings the chapter draws step by step: a measure that predicts and one that detects.
+EXAMPLES = (("silent_alignment", "kernel-task alignment"), ("induction_heads", "prefix-matching score"))
+
+
+def pairs(runs: dict[str, Run]) -> list[Pair]:
+    ghost = runs["ghost_points"]
+    return [*_scaling_pairs(runs["scaling_laws"]), *_mirage_pairs(runs["mirage"]),
+            *_silent_alignment_pairs(runs["silent_alignment"]), *_sparse_parity_pairs(runs["sparse_parity"]),
+            *_induction_pairs(runs["induction_heads"]), *_grokking_pairs(runs["grokking"]),
+            *_ghost_pairs(ghost, ghost.summary["config"]), *_misalignment_pairs(runs["emergent_misalignment"])]
+
+
 def lead_table(runs: dict[str, Run]) -> list[dict]:
     """Every chapter's rows; the LLC chapter validates the estimator on models of known λ and
     has no transition of its own: its row says so, and the LLC's readings appear in the chapters
     where it was estimated over training."""
-    ghost = runs["ghost_points"]
-    pairs = [*_scaling_pairs(runs["scaling_laws"]), *_mirage_pairs(runs["mirage"]),
-             *_silent_alignment_pairs(runs["silent_alignment"]), *_sparse_parity_pairs(runs["sparse_parity"]),
-             *_induction_pairs(runs["induction_heads"]), *_grokking_pairs(runs["grokking"]),
-             *_ghost_pairs(ghost, ghost.summary["config"]), *_misalignment_pairs(runs["emergent_misalignment"])]
-    rows = [read_pair(p) for p in pairs]
+    rows = [read_pair(p) for p in pairs(runs)]
     rows.append({"chapter": "llc_validation", "task_metric": None, "measure": "LLC", "axis": None, "runs": 0,
                  "verdict": "no transition", "per_run": []})
     return rows
 
 
+def examples(runs: dict[str, Run]) -> dict[str, torch.Tensor]:
+    """The first run of each EXAMPLES pair, its curves as history (`example<i>_<curve>`)."""
+    out = {}
+    chosen = {(p.chapter, p.measure): p for p in pairs(runs)}
+    for i, key in enumerate(EXAMPLES):
+        pair = chosen.get(key)
+        if pair is None or not pair.runs:
+            continue
+        for name, values in zip(("steps", "task", "measure_steps", "measure"), pair.runs[0]):
+            out[f"example{i}_{name}"] = torch.as_tensor(np.asarray(values, dtype=float))
+    return out
+
+
 def compute(config: Config, device) -> Run:
     runs = source_runs(config.profile)
     summary = {"lead_table": lead_table(runs), "predictions": predictions(runs),
-               "finite_size": finite_size(runs, config),
+               "finite_size": finite_size(runs, config), "examples": [list(key) for key in EXAMPLES],
                "sources": {name: {"profile": resolve_profile(config.profile, name), "from_cache": r.from_cache,
                                   "seconds": r.summary.get("seconds")} for name, r in runs.items()}}
-    return Run(NAME, config.to_dict(), summary)
+    return Run(NAME, config.to_dict(), summary, examples(runs))
 
 
 EXPERIMENT = Experiment(NAME, Config, compute, about=__doc__.strip().splitlines()[0])

@@ -127,3 +127,34 @@ def plot_finite_size(run, figsize=(9, 6.5)):
     for ax in axes[:, 0]:
         ax.set_ylabel("width of the jump (log axis)")
     return fig
+
+
+def plot_reading(run, figsize=(10, 3.6)):
+    """The reading of one curve, step by step, on the EXAMPLES pairs' first runs: the task metric
+    and the measure as the fraction of their change made so far, the plateau (grey), the
+    transition (blue band) and the measure's x50 (green line)."""
+    rows = {(r["chapter"], r["measure"]): r for r in run.summary["lead_table"]}
+    shown = [i for i in range(len(run.summary["examples"])) if f"example{i}_task" in run.history]
+    fig, axes = plt.subplots(1, len(shown), figsize=figsize, squeeze=False)
+    for ax, i in zip(axes.flat, shown):
+        chapter, measure = run.summary["examples"][i]
+        row = rows[(chapter, measure)]
+        reading = row["per_run"][0]
+        h = {k: run.history[f"example{i}_{k}"].numpy() for k in ("steps", "task", "measure_steps", "measure")}
+        for steps, curve, label, color in ((h["steps"], h["task"], row["task_metric"], COLORS["task"]),
+                                           (h["measure_steps"], h["measure"], measure, COLORS["measure"])):
+            done = (curve - curve[0]) / (curve[-1] - curve[0])
+            ax.plot(steps, done, color=color, lw=1.6, label=f"{label} (fraction of its change)")
+        ax.axvspan(h["steps"][0], reading["start"], color=COLORS["grey"], alpha=0.12, lw=0, label="plateau")
+        ax.axvspan(reading["start"], reading["end"], color=COLORS["sky"], alpha=0.25, lw=0, label="transition (10–90 %)")
+        ax.axvline(reading["mid"], color=COLORS["task"], ls="--", lw=1, label="x50 of the task metric")
+        ax.axvline(reading["measure_x50"], color=COLORS["measure"], ls="--", lw=1, label="x50 of the measure")
+        ax.axhline(0.5, color=COLORS["grey"], lw=0.8, ls=":")
+        ax.set_title(f"{chapter.replace('_', ' ')}: {reading['verdict']}, lead / plateau "
+                     f"{reading['lead_fraction']:.2f}", fontsize=9)
+        ax.set_xlabel(row["axis"])
+        ax.set_xlim(h["steps"][0], min(h["steps"][-1], reading["end"] + (reading["end"] - h["steps"][0])))
+        ax.set_ylim(-0.1, 1.3)
+    axes.flat[0].set_ylabel("fraction of the total change")
+    axes.flat[-1].legend(fontsize=7, loc="lower right")
+    return fig
