@@ -169,8 +169,14 @@ def test_finite_size_study(summary):
         assert len(s["sizes"]) >= 3 and s["interval"][0] <= s["slope"] <= s["interval"][1]
     by_name = {s["phenomenon"]: s for s in studies}
     parity = by_name["sparse parity, k = 3"]
-    check("sparse parity (k = 3): the jump's width shrinks with n: the interval's upper end",
-          parity["interval"][1], "<", 0)
+    # reported, not asserted: four seeds per size leave the interval wide (below 0 in 10 of 12
+    # audited runs; tests/README.md); the chapter glues what this run found
+    assert parity["shrinks"] == (parity["interval"][1] < 0)
     analytic = next(s for s in studies if s["phenomenon"].startswith("mirage, analytic"))
     check("analytic mirage: the exact match's width barely changes with the length: |slope|",
           abs(analytic["slope"]), "<", 0.15)
+    digits = next(s for s in studies if s["phenomenon"].startswith("mirage: "))
+    check("digits mirage: the subset accuracy's width narrows with L: the interval's upper end",
+          digits["interval"][1], "<", 0)
+    check("digits mirage: share of that narrowing predicted by the per-digit accuracy alone (acc^L)",
+          digits["predicted_slope"] / digits["slope"], ">=", 0.5)

@@ -382,7 +382,9 @@ def finite_size(runs: dict[str, Run], config: Config) -> list[dict]:
         predicted = [transition(*_fine(x, _np(mh[f"digits_predicted_subset_{L}"])))["width"] for L in lengths]
         out.append({"phenomenon": "mirage: every digit of a subset right", "size": "subset length L",
                     "width": "decades of training-set size from 10 % to 90 % of the jump",
-                    **sharpening(lengths, widths, **boot), "predicted_from_accuracy": predicted})
+                    **sharpening(lengths, widths, **boot), "predicted_from_accuracy": predicted,
+                    # the slope that acc^L alone gives, from the mean per-digit accuracy
+                    "predicted_slope": float(np.polyfit(np.log10(lengths), np.log10(predicted), 1)[0])})
     ax = np.log10(_np(mh["analytic_N"]))
     lengths = [r["length"] for r in runs["mirage"].summary["analytic"]["per_length"]]
     widths = [[transition(ax, _np(curve))["width"]] for curve in mh["analytic_exact_match"]]
