@@ -72,11 +72,13 @@ def source_runs(profile: str) -> dict[str, Run]:
 
 @dataclass
 class Pair:
-    """runs: (steps, task metric, measure steps, measure) per run, each curve from the run's
-    origin on (the start of training, or of the plateau where the chapter has one: grokking's
-    memorisation), which is its first step.  `kind` says how the task
-    metric is read through its logarithm: 'loss' (log of it) or 'accuracy' (log of 1 - it).
-    `log_axis`: the steps are already log10 of a scale (the other axis is then linear)."""
+    """One task metric and one progress measure of a chapter, read in each of its runs.
+
+    runs: (steps, task metric, measure steps, measure) per run, each curve from the run's origin
+    on (its first step): the start of training, or of the plateau where the chapter reads one
+    (grokking: memorisation; induction heads: the loss settling onto its plateau).  `kind` says
+    how the task metric is read through its logarithm: 'loss' (log of it) or 'accuracy' (log of
+    1 - it).  `log_axis`: the steps are already log10 of a scale (the other axis is then linear)."""
 
     chapter: str
     task: str
@@ -111,12 +113,12 @@ def read_pair(pair: Pair) -> dict:
         origin = float(steps[0])
         row = lead_row(t, m["mid"], origin)
         alt = transition(steps, _alternative(pair.kind)(task))
+        alt_row = lead_row(alt, m["mid"], origin) if alt is not None else {"lead_fraction": None, "verdict": None}
         f = _other_axis(pair, float(steps[steps > 0][0]) if (steps > 0).any() else 1.0)
-        row["hygiene"] = {
-            "log_metric": lead_row(alt, m["mid"], origin)["lead_fraction"],
-            "other_axis": _fraction_on(f, t, m["mid"], origin),
-            "log_metric_other_axis": _fraction_on(f, alt, m["mid"], origin),
-            "log_metric_verdict": lead_row(alt, m["mid"], origin)["verdict"]}
+        row["hygiene"] = {"log_metric": alt_row["lead_fraction"],
+                          "other_axis": _fraction_on(f, t, m["mid"], origin),
+                          "log_metric_other_axis": None if alt is None else _fraction_on(f, alt, m["mid"], origin),
+                          "log_metric_verdict": alt_row["verdict"]}
         readings.append(row)
     out = {"chapter": pair.chapter, "task_metric": pair.task, "measure": pair.measure, "axis": pair.axis}
     if not readings:
