@@ -207,9 +207,9 @@ def _sparse_parity_pairs(run: Run) -> list[Pair]:
     return pairs
 
 
-def _ghost_pairs(run: Run, config: dict) -> list[Pair]:
+def _ghost_pairs(run: Run) -> list[Pair]:
     """Every successful run of the plain system: its loss against the ghost strength."""
-    h = run.history
+    h, config = run.history, run.summary["config"]
     steps, loss = _np(h["step"]), _np(h["loss"])
     plain = np.arange(loss.shape[1]) < loss.shape[1] // 3          # the first variant of the grid
     tail = steps >= steps[-1] - config["tail"]
@@ -403,11 +403,10 @@ EXAMPLES = (("silent_alignment", "kernel-task alignment"), ("induction_heads", "
 
 
 def pairs(runs: dict[str, Run]) -> list[Pair]:
-    ghost = runs["ghost_points"]
     return [*_scaling_pairs(runs["scaling_laws"]), *_mirage_pairs(runs["mirage"]),
             *_silent_alignment_pairs(runs["silent_alignment"]), *_sparse_parity_pairs(runs["sparse_parity"]),
             *_induction_pairs(runs["induction_heads"]), *_grokking_pairs(runs["grokking"]),
-            *_ghost_pairs(ghost, ghost.summary["config"]), *_misalignment_pairs(runs["emergent_misalignment"])]
+            *_ghost_pairs(runs["ghost_points"]), *_misalignment_pairs(runs["emergent_misalignment"])]
 
 
 def lead_table(runs: dict[str, Run]) -> list[dict]:
