@@ -1,8 +1,19 @@
 import os
 
 import pytest
+import torch
 
 import acceptance
+
+
+@pytest.fixture(autouse=True)
+def keep_torch_threads():
+    """A test that changes torch's CPU thread count changes it back: the run cache keys on the count,
+    so a test left at one thread would make every later test retrain the book's runs instead of
+    reading them from the cache."""
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture

@@ -114,7 +114,7 @@ def regular10():
 
 
 def test_batched_estimator_agrees_with_a_sequential_sgld_loop(regular10):
-    torch.set_num_threads(1)
+    torch.set_num_threads(1)     # conftest restores the count after the test (the run cache keys on it)
     params, data, h = regular10
     nbeta = default_nbeta(1000)
     batched = estimate_llc(regression_loss, params, data, epsilon=1e-4, gamma=1.0, chains=32,
