@@ -36,7 +36,8 @@ from emergence.experiments.scaling_laws import EXPERIMENT as SCALING_LAWS
 from emergence.experiments.silent_alignment import EXPERIMENT as SILENT_ALIGNMENT
 from emergence.experiments.sparse_parity import EXPERIMENT as SPARSE_PARITY
 from emergence.measures.ghost import success
-from emergence.measures.outlook import combine, lead_row, log_width, sharpening, transition
+from emergence.measures.outlook import combine, lead_row, log_width, sharpening, spread, transition
+from emergence.measures.quanta import log_log_slope
 
 NAME = "see_it_coming"
 SOURCES = (SCALING_LAWS, MIRAGE, SILENT_ALIGNMENT, SPARSE_PARITY, INDUCTION_HEADS, GROKKING,
@@ -123,7 +124,7 @@ def read_pair(pair: Pair) -> dict:
     out = {"chapter": pair.chapter, "task_metric": pair.task, "measure": pair.measure, "axis": pair.axis}
     if not readings:
         return {**out, "runs": 0, "verdict": "no transition", "per_run": []}
-    hygiene = {k: _median([r["hygiene"][k] for r in readings])
+    hygiene = {k: spread([r["hygiene"][k] for r in readings])["median"]
                for k in ("log_metric", "other_axis", "log_metric_other_axis")}
     return {**out, **combine(readings), "hygiene": hygiene,
             "log_metric_verdicts": sum(r["hygiene"]["log_metric_verdict"] == r["verdict"] for r in readings),
@@ -133,11 +134,6 @@ def read_pair(pair: Pair) -> dict:
 def _fraction_on(f: Callable, t: dict, measure_x50: float, origin: float) -> float | None:
     plateau = f(t["start"]) - f(origin)
     return (f(t["mid"]) - f(measure_x50)) / plateau if plateau > 0 else None
-
-
-def _median(values) -> float | None:
-    values = [v for v in values if v is not None]
-    return float(np.median(values)) if values else None
 
 
 def _np(tensor) -> np.ndarray:
@@ -386,7 +382,7 @@ def finite_size(runs: dict[str, Run], config: Config) -> list[dict]:
                     "width": "decades of training-set size from 10 % to 90 % of the jump",
                     **sharpening(lengths, widths, **boot), "predicted_from_accuracy": predicted,
                     # the slope that acc^L alone gives, from the mean per-digit accuracy
-                    "predicted_slope": float(np.polyfit(np.log10(lengths), np.log10(predicted), 1)[0])})
+                    "predicted_slope": log_log_slope(lengths, predicted)["slope"]})
     ax = np.log10(_np(mh["analytic_N"]))
     lengths = [r["length"] for r in runs["mirage"].summary["analytic"]["per_length"]]
     widths = [[transition(ax, _np(curve))["width"]] for curve in mh["analytic_exact_match"]]
@@ -409,20 +405,20 @@ def pairs(runs: dict[str, Run]) -> list[Pair]:
             *_ghost_pairs(runs["ghost_points"]), *_misalignment_pairs(runs["emergent_misalignment"])]
 
 
-def lead_table(runs: dict[str, Run]) -> list[dict]:
-    """Every chapter's rows; the LLC chapter validates the estimator on models of known λ and
-    has no transition of its own: its row says so, and the LLC's readings appear in the chapters
-    where it was estimated over training."""
-    rows = [read_pair(p) for p in pairs(runs)]
+def lead_table(runs: dict[str, Run], chapter_pairs: list[Pair] | None = None) -> list[dict]:
+    """Every chapter's rows (from `chapter_pairs` when already built); the LLC chapter validates the
+    estimator on models of known λ and has no transition of its own: its row says so, and the
+    LLC's readings appear in the chapters where it was estimated over training."""
+    rows = [read_pair(p) for p in (chapter_pairs if chapter_pairs is not None else pairs(runs))]
     rows.append({"chapter": "llc_validation", "task_metric": None, "measure": "LLC", "axis": None, "runs": 0,
                  "verdict": "no transition", "per_run": []})
     return rows
 
 
-def examples(runs: dict[str, Run]) -> dict[str, torch.Tensor]:
+def examples(chapter_pairs: list[Pair]) -> dict[str, torch.Tensor]:
     """The first run of each EXAMPLES pair, its curves as history (`example<i>_<curve>`)."""
     out = {}
-    chosen = {(p.chapter, p.measure): p for p in pairs(runs)}
+    chosen = {(p.chapter, p.measure): p for p in chapter_pairs}
     for i, key in enumerate(EXAMPLES):
         pair = chosen.get(key)
         if pair is None or not pair.runs:
@@ -434,11 +430,12 @@ def examples(runs: dict[str, Run]) -> dict[str, torch.Tensor]:
 
 def compute(config: Config, device) -> Run:
     runs = source_runs(config.profile)
-    summary = {"lead_table": lead_table(runs), "predictions": predictions(runs),
+    chapter_pairs = pairs(runs)
+    summary = {"lead_table": lead_table(runs, chapter_pairs), "predictions": predictions(runs),
                "finite_size": finite_size(runs, config), "examples": [list(key) for key in EXAMPLES],
                "sources": {name: {"profile": resolve_profile(config.profile, name), "from_cache": r.from_cache,
                                   "seconds": r.summary.get("seconds")} for name, r in runs.items()}}
-    return Run(NAME, config.to_dict(), summary, examples(runs))
+    return Run(NAME, config.to_dict(), summary, examples(chapter_pairs))
 
 
 EXPERIMENT = Experiment(NAME, Config, compute, about=__doc__.strip().splitlines()[0])
