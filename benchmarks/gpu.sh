@@ -27,7 +27,7 @@ else
     BUDGET=${GPU_BUDGET_S:-330}; BENCH_BUDGET=${GPU_BENCH_S:-150}; CHAPTER_LIMIT=${GPU_CHAPTER_S:-240}
 fi
 # cheapest first (a guess: none has run on a GPU yet); mirage reads scaling_laws' full run
-CHAPTERS=${GPU_CHAPTERS:-llc_validation grokking silent_alignment emergent_misalignment sparse_parity induction_heads scaling_laws mirage ghost_points}
+CHAPTERS=${GPU_CHAPTERS:-llc_validation grokking silent_alignment emergent_misalignment sparse_parity induction_heads scaling_laws mirage ghost_points icl_competition}
 OUTDIR=${GPU_OUT:-${OUT:-_build/gpu}}
 WORK=$(mktemp -d)
 RECORDS=$OUTDIR/full_runs.json

@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "_build" / "portability"
 DISPATCHES = {"native": None, "default": "default"}   # name -> ATEN_CPU_CAPABILITY
-CHAPTERS = ("grokking", "sparse_parity", "scaling_laws", "mirage", "silent_alignment",
+CHAPTERS = ("grokking", "sparse_parity", "scaling_laws", "mirage", "silent_alignment", "icl_competition",
             "llc_validation", "emergent_misalignment", "induction_heads", "ghost_points")
 MIN_SEEDS = 6
 # Chapters whose summary measures some criteria on the run's first seed only (the LLC curve, the

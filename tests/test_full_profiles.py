@@ -41,6 +41,8 @@ TINY = {
     "llc_validation": dict(n=200, chains=2, burnin=10, draws=40, regular_dims=(2, 3), calib_dim=2),
     "ghost_points": dict(delays=(5.0, 10.0, 20.0), lrs_per_decade=3, inits=2, steps=40, steps_per_delay=40,
                          tail=10),
+    "icl_competition": dict(chains=(2, 8), replicates=2, seq_len=24, d_model=16, n_heads=2, d_mlp=16, batch=4,
+                            steps=30, evals=4, eval_sequences=4, min_context=4),
 }
 
 
@@ -53,6 +55,7 @@ PATHS = {
     "emergent_misalignment": ("transformer", "revert", "rotation_search", "stability"),
     "llc_validation": ("validation", "calibration", "off_minimum"),
     "ghost_points": ("success_fraction", "critical_lr", "landscape", "remedies"),
+    "icl_competition": ("phase_grid", "criteria", "members"),
 }
 
 

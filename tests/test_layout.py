@@ -19,9 +19,10 @@ EXPERIMENTS_DIR = PACKAGE / "experiments"
 # orchestration (the schedule comparison, the sigma sweep's members, the answer tokens) while
 # putting their measures in emergence/measures/ (quanta, parity, silent_alignment): 3,280 lines.
 # A new chapter brings its own module (ghost points: about 230 lines; the closing chapter's reading
-# of every other chapter, see_it_coming: about 450), hence 4,050.
+# of every other chapter, see_it_coming: about 450), hence 4,050; in-context learning's
+# icl_competition (about 230) raised it to 4,300.
 MAX_MODULE_LINES = 550
-MAX_FLOOR_LINES = 4_050
+MAX_FLOOR_LINES = 4_300
 
 
 def modules() -> dict[str, Path]:

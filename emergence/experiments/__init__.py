@@ -7,13 +7,14 @@ from emergence.experiments import mirage, scaling_laws
 from emergence.experiments import emergent_misalignment
 from emergence.experiments import llc_validation
 from emergence.experiments import ghost_points
+from emergence.experiments import icl_competition
 from emergence.experiments import see_it_coming
 from emergence.config import PROFILES, ConfigError, resolve_profile
 from emergence.experiments.base import Experiment, Run
 
 EXPERIMENTS: dict[str, Experiment] = {module.EXPERIMENT.name: module.EXPERIMENT for module in (
     grokking, sparse_parity, silent_alignment, induction_heads, scaling_laws, mirage,
-    emergent_misalignment, llc_validation, ghost_points, see_it_coming)}
+    emergent_misalignment, llc_validation, ghost_points, icl_competition, see_it_coming)}
 
 
 def get(name: str) -> Experiment:

@@ -12,7 +12,7 @@ Figures import from experiments and measures, never the reverse, so a run's cach
 
 from emergence.figures import common
 from emergence.figures import emergent_misalignment, grokking, induction_heads, llc_validation, mirage, scaling_laws
-from emergence.figures import ghost_points, see_it_coming, silent_alignment, sparse_parity
+from emergence.figures import ghost_points, icl_competition, see_it_coming, silent_alignment, sparse_parity
 
-__all__ = ["common", "emergent_misalignment", "ghost_points", "grokking", "induction_heads", "llc_validation", "mirage", "scaling_laws",
+__all__ = ["common", "emergent_misalignment", "ghost_points", "icl_competition", "grokking", "induction_heads", "llc_validation", "mirage", "scaling_laws",
            "see_it_coming", "silent_alignment", "sparse_parity"]
