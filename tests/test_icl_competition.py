@@ -167,7 +167,7 @@ def test_the_most_chains_reach_bigram_inference(summary):
 
 
 def test_the_phase_diagram_has_at_least_three_phases(summary):
-    check("distinct phases in the diagram", len(summary["distinct_phases"]), ">=", 3)
+    check("distinct phases in the diagram", len(summary["distinct_phases"]), ">=", 3, seed=summary["config"]["seed"])
 
 
 def test_the_phases_are_read_from_the_history(run):

@@ -29,6 +29,7 @@ from emergence.experiments.base import Experiment, Run
 from emergence.experiments.emergent_misalignment import EXPERIMENT as EMERGENT_MISALIGNMENT
 from emergence.experiments.ghost_points import EXPERIMENT as GHOST_POINTS
 from emergence.experiments.grokking import EXPERIMENT as GROKKING
+from emergence.experiments.icl_competition import EXPERIMENT as ICL_COMPETITION
 from emergence.experiments.induction_heads import EXPERIMENT as INDUCTION_HEADS
 from emergence.experiments.llc_validation import EXPERIMENT as LLC_VALIDATION
 from emergence.experiments.mirage import EXPERIMENT as MIRAGE
@@ -36,11 +37,12 @@ from emergence.experiments.scaling_laws import EXPERIMENT as SCALING_LAWS
 from emergence.experiments.silent_alignment import EXPERIMENT as SILENT_ALIGNMENT
 from emergence.experiments.sparse_parity import EXPERIMENT as SPARSE_PARITY
 from emergence.measures.ghost import success
+from emergence.measures.icl_algorithms import ALGORITHMS
 from emergence.measures.outlook import combine, lead_row, log_width, sharpening, spread, transition
 from emergence.measures.quanta import log_log_slope
 
 NAME = "see_it_coming"
-SOURCES = (SCALING_LAWS, MIRAGE, SILENT_ALIGNMENT, SPARSE_PARITY, INDUCTION_HEADS, GROKKING,
+SOURCES = (SCALING_LAWS, MIRAGE, SILENT_ALIGNMENT, SPARSE_PARITY, INDUCTION_HEADS, ICL_COMPETITION, GROKKING,
            GHOST_POINTS, EMERGENT_MISALIGNMENT, LLC_VALIDATION)
 FINE = 400                 # points of the fine grid on which curves over model scale are read
 ERROR_FLOOR = 1e-4         # log(1 - accuracy) is read with the error clipped here
@@ -212,6 +214,25 @@ def _ghost_pairs(run: Run) -> list[Pair]:
     won = np.flatnonzero(plain & success(loss[tail], _np(h["z"])[-1], config["tolerance"]))
     pair = Pair("ghost_points", "loss", "ghost strength (min |dx/dt|)", "loss", "step")
     pair.runs = [(steps, loss[:, i], steps, _np(h["min_speed"])[:, i]) for i in won]
+    return [pair]
+
+
+def _icl_pairs(run: Run) -> list[Pair]:
+    """Every model that comes to count transitions (closest to Bi-Inf at some checkpoint), from the
+    start of its plateau (the first checkpoint within 10 % of the fresh-chain loss's median before
+    Bi-Inf is first closest): that loss (the in-context ability) against Bi-Inf's weight in the
+    model's mixture, which is read on its own training chains only."""
+    h = run.history
+    steps, fresh = _np(h["step"]), _np(h["excess_ood"])
+    weight = _np(h["weights"])[:, :, ALGORITHMS.index("bi_inf")]
+    pair = Pair("icl_competition", "excess loss on fresh chains", "Bi-Inf's weight (training chains)", "loss", "step")
+    for e, m in enumerate(run.summary["members"]):
+        before = (steps > 0) & (steps < m["bi_inf_steps"][0]) if m["bi_inf_steps"] else None
+        if before is None or not before.any():
+            continue
+        level = np.median(fresh[before, e])
+        start = steps[before][fresh[before, e] <= 1.1 * level][0]
+        pair.runs.append((*_from(start, steps, fresh[:, e]), *_from(start, steps, weight[:, e])))
     return [pair]
 
 
@@ -401,7 +422,8 @@ EXAMPLES = (("silent_alignment", "kernel-task alignment"), ("induction_heads", "
 def pairs(runs: dict[str, Run]) -> list[Pair]:
     return [*_scaling_pairs(runs["scaling_laws"]), *_mirage_pairs(runs["mirage"]),
             *_silent_alignment_pairs(runs["silent_alignment"]), *_sparse_parity_pairs(runs["sparse_parity"]),
-            *_induction_pairs(runs["induction_heads"]), *_grokking_pairs(runs["grokking"]),
+            *_induction_pairs(runs["induction_heads"]), *_icl_pairs(runs["icl_competition"]),
+            *_grokking_pairs(runs["grokking"]),
             *_ghost_pairs(runs["ghost_points"]), *_misalignment_pairs(runs["emergent_misalignment"])]
 
 
