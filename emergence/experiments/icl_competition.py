@@ -128,11 +128,14 @@ def _true_next(x: torch.Tensor, chains: torch.Tensor) -> torch.Tensor:
 
 def _read(config: Config, model: Transformer, data: dict, refs: list[dict]) -> dict[str, np.ndarray]:
     """One checkpoint against the algorithms: per member the KL from each algorithm (id, ood),
-    the cross-entropies, the mixture weights and the KL by context length (id)."""
+    the cross-entropies, the mixture weights and the KL by context length (id).  The model reads
+    what training feeds it, all states but the last (whose position training never reaches), so
+    positions 0 .. L-2 are compared, each with the algorithms' prediction after that prefix."""
     start = config.min_context
     with torch.no_grad():
-        log_id = model(data["id"].to(_device(model))).log_softmax(-1).cpu().double()
-        log_ood = model(data["ood"].to(_device(model))).log_softmax(-1).cpu().double()
+        log_id = model(data["id"][:, :, :-1].to(_device(model))).log_softmax(-1).cpu().double()
+        log_ood = model(data["ood"][:, :-1].to(_device(model))).log_softmax(-1).cpu().double()
+    refs = [{split: {a: p[:, :-1] for a, p in ref[split].items()} for split in ref} for ref in refs]
     out = {name: [] for name in ("kl_id", "kl_ood", "kl_id_by_position", "weights", "ce_id", "ce_ood",
                                  "excess_id", "excess_ood")}
     for e, ref in enumerate(refs):
@@ -144,7 +147,7 @@ def _read(config: Config, model: Transformer, data: dict, refs: list[dict]) -> d
         out["weights"].append(mixture_weights(p_id[:, start:], [ref["id"][a][:, start:] for a in ALGORITHMS]))
         for split, logp, x, truth in (("id", log_id[e], data["id"][e], data["id_truth"][e]),
                                       ("ood", log_ood[e], data["ood"], data["ood_truth"])):
-            ce = -logp[:, start:-1].gather(-1, x[:, start + 1:, None]).mean()
+            ce = -logp[:, start:].gather(-1, x[:, start + 1:, None]).mean()
             floor = -truth[:, start:-1].gather(-1, x[:, start + 1:, None]).clamp_min(1e-300).log().mean()
             out[f"ce_{split}"].append(ce)
             out[f"excess_{split}"].append(ce - floor)
