@@ -91,13 +91,13 @@ def _tasks(config: Config) -> list[MarkovMixture]:
     return [MarkovMixture(config.states, n, config.seq_len, config.seed + r) for n, r in config.members()]
 
 
-def _batches(config: Config, tasks: list[MarkovMixture]):
+def _batches(config: Config, chains: list[torch.Tensor]):
     """Each step's (E, batch, seq_len) sequences: member e's from its own chains, all walked at once."""
-    transitions = torch.cat([t.transitions() for t in tasks])
-    offsets = torch.tensor(np.cumsum([0] + [t.chains for t in tasks[:-1]]))
-    sizes = torch.tensor([t.chains for t in tasks])
+    transitions = torch.cat(chains)
+    sizes = torch.tensor([len(c) for c in chains])
+    offsets = sizes.cumsum(0) - sizes
     g = torch.Generator().manual_seed(config.seed + 1)
-    E = len(tasks)
+    E = len(chains)
 
     def next_batch(step: int) -> torch.Tensor:
         pick = (torch.rand(E, config.batch, generator=g) * sizes[:, None]).long()
@@ -106,14 +106,13 @@ def _batches(config: Config, tasks: list[MarkovMixture]):
     return next_batch
 
 
-def _held_out(config: Config, tasks: list[MarkovMixture]) -> dict:
+def _held_out(config: Config, tasks: list[MarkovMixture], chains: list[torch.Tensor]) -> dict:
     """Held-out sequences with their generating chains: in distribution (each member's own chains,
     visited in turn) and out of distribution (fresh chains, the same for every member)."""
     g = torch.Generator().manual_seed(config.seed + 2)
     ids, truths = [], []
-    for t in tasks:
-        T = t.transitions()
-        chain = torch.arange(config.eval_sequences) % t.chains
+    for T in chains:
+        chain = torch.arange(config.eval_sequences) % len(T)
         x = walk(T, chain, config.seq_len, g)
         ids.append(x)
         truths.append(_true_next(x, T[chain]))
@@ -130,12 +129,11 @@ def _read(config: Config, model: Transformer, data: dict, refs: list[dict]) -> d
     """One checkpoint against the algorithms: per member the KL from each algorithm (id, ood),
     the cross-entropies, the mixture weights and the KL by context length (id).  The model reads
     what training feeds it, all states but the last (whose position training never reaches), so
-    positions 0 .. L-2 are compared, each with the algorithms' prediction after that prefix."""
+    positions 0 .. L-2 are compared; `refs` are the algorithms' predictions after those prefixes."""
     start = config.min_context
     with torch.no_grad():
         log_id = model(data["id"][:, :, :-1].to(_device(model))).log_softmax(-1).cpu().double()
         log_ood = model(data["ood"][:, :-1].to(_device(model))).log_softmax(-1).cpu().double()
-    refs = [{split: {a: p[:, :-1] for a, p in ref[split].items()} for split in ref} for ref in refs]
     out = {name: [] for name in ("kl_id", "kl_ood", "kl_id_by_position", "weights", "ce_id", "ce_ood",
                                  "excess_id", "excess_ood")}
     for e, ref in enumerate(refs):
@@ -160,16 +158,17 @@ def _device(model: torch.nn.Module) -> torch.device:
 
 def _compute(config: Config, device: torch.device) -> Run:
     tasks = _tasks(config)
-    data = _held_out(config, tasks)
-    refs = [{"id": algorithm_predictions(data["id"][e], t.transitions()),
-             "ood": algorithm_predictions(data["ood"], t.transitions())} for e, t in enumerate(tasks)]
+    chains = [t.transitions() for t in tasks]
+    data = _held_out(config, tasks, chains)
+    refs = [{"id": algorithm_predictions(data["id"][e][:, :-1], T), "ood": algorithm_predictions(data["ood"][:, :-1], T)}
+            for e, T in enumerate(chains)]
     cfg = TransformerConfig(d_vocab=config.states, n_ctx=config.seq_len, d_model=config.d_model,
                             n_heads=config.n_heads, d_head=config.d_model // config.n_heads,
                             n_layers=config.n_layers, d_mlp=config.d_mlp, layer_norm=True)
     model = Transformer(cfg, [1000 * (config.seed + r) + i for i, (_, r) in enumerate(config.members())]).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.9, 0.95),
                                   weight_decay=config.weight_decay)
-    next_batch = _batches(config, tasks)
+    next_batch = _batches(config, chains)
 
     def next_state_loss(m: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
         x = x.to(device)
@@ -214,7 +213,6 @@ def _summarize(config: Config, h: dict[str, torch.Tensor]) -> dict:
             "ood_min_step": int(steps[low]), "ood_min_excess": float(excess_ood[low, e]),
             "ood_final_excess": float(excess_ood[-1, e]),
             "ood_rise": float(excess_ood[low:, e].max() - excess_ood[low, e]),
-            "ood_fall": float(excess_ood[0, e] - excess_ood[low, e]),
             "final_ce_id": float(h["ce_id"][-1, e]), "final_ce_ood": float(ce_ood[-1, e]),
             "final_weights": dict(zip(ALGORITHMS, map(float, h["weights"][-1, e]))),
         })
@@ -229,7 +227,6 @@ def _summarize(config: Config, h: dict[str, torch.Tensor]) -> dict:
             "smallest_ends_in_retrieval": sum(m["final_phase"] in RETRIEVAL for m in smallest),
             "largest_reaches_bi_inf": sum(bool(m["bi_inf_steps"]) for m in largest),
             "largest_ood_rise_min": min(m["ood_rise"] for m in largest),
-            "largest_ood_fall_min": min(m["ood_fall"] for m in largest),
             # per replicate: the N whose model shows the transient (in distribution, on fresh chains)
             "transients": [[m["chains"] for m in per_member if m["replicate"] == r and m["transient"]]
                            for r in range(config.replicates)],

@@ -42,12 +42,13 @@ def retrieval(tokens: torch.Tensor, transitions: torch.Tensor) -> dict[str, torc
     """Uni-Ret and Bi-Ret: Bayes over the training chains `transitions` (N, k, k), uniform prior
     (book/11_icl_competition.ipynb)."""
     T = transitions.double()
-    log_pi, log_T = stationary(T).clamp_min(1e-300).log(), T.clamp_min(1e-300).log()
+    pi = stationary(T)
+    log_pi, log_T = pi.clamp_min(1e-300).log(), T.clamp_min(1e-300).log()
     uni_ll = log_pi[:, tokens].permute(1, 2, 0).cumsum(1)                            # (B, L, N)
     step = log_T[:, tokens[:, :-1], tokens[:, 1:]].permute(1, 2, 0)                  # (B, L-1, N)
     bi_ll = torch.cat([uni_ll[:, :1], step], dim=1).cumsum(1)
     uni_post, bi_post = uni_ll.softmax(-1), bi_ll.softmax(-1)
-    uni = uni_post @ stationary(T)                                                   # (B, L, k)
+    uni = uni_post @ pi                                                              # (B, L, k)
     bi = torch.empty_like(uni)
     for state in range(T.shape[-1]):      # sum_c w_c T_c[x_t]: group the positions by x_t
         at = tokens == state

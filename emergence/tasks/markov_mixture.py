@@ -68,14 +68,6 @@ class MarkovMixture:
         """(chains, states, states): the training chains, fixed by `seed`."""
         return dirichlet_chains(self.chains, self.states, np.random.default_rng([self.seed, self.chains]))
 
-    def sample(self, batch: int, generator: torch.Generator,
-               transitions: torch.Tensor | None = None) -> torch.Tensor:
-        """(batch, seq_len) sequences from chains drawn uniformly from `transitions`
-        (default: the training chains)."""
-        T = self.transitions() if transitions is None else transitions
-        chain = torch.randint(0, T.shape[0], (batch,), generator=generator)
-        return walk(T, chain, self.seq_len, generator)
-
     def fresh(self, batch: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(sequences, chains): `batch` sequences, each from its own new chain (out of distribution)."""
         T = dirichlet_chains(batch, self.states, np.random.default_rng([seed, 7919]))
